@@ -1,0 +1,38 @@
+# One command runs the site, one command runs the tests; each sets itself up.
+#   make serve   -> http://127.0.0.1:8000
+#   make test    -> lint, type-check, unit + doc + browser + training tests
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup serve site test lint typecheck unit clean
+
+$(STAMP): pyproject.toml widgets/pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test,docs,train]" -e ./widgets
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+lint: setup
+	$(VENV)/bin/ruff check src widgets tests scripts
+	$(PY) scripts/lint_fences.py docs README.md
+
+typecheck: setup
+	$(VENV)/bin/mypy src/alignment_math
+
+unit: setup
+	$(PY) -m pytest
+
+test: lint typecheck unit
+
+site: setup
+	$(VENV)/bin/mkdocs build --strict
+
+serve: site
+	$(VENV)/bin/mkdocs serve --dev-addr 127.0.0.1:8000
+
+clean:
+	rm -rf $(VENV) site .pytest_cache .mypy_cache .ruff_cache

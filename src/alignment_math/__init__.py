@@ -1,0 +1,1 @@
+"""alignment_math: the math of LLM alignment in pure NumPy."""
