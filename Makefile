@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup serve site test lint typecheck unit clean
+.PHONY: setup serve site test lint typecheck unit clean pyodide
 
 $(STAMP): pyproject.toml widgets/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,16 @@ $(STAMP): pyproject.toml widgets/pyproject.toml
 
 setup: $(STAMP)
 
+# npm packages vendored into the site (pyodide, uplot, katex), reinstalled when the lock changes.
+NODE_STAMP := node_modules/.package-lock.json
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $(NODE_STAMP)
+
+# Self-hosted Pyodide 0.27.7 + numpy + our wheels, verified against the official lock.
+pyodide: setup $(NODE_STAMP)
+	$(PY) scripts/build_pyodide.py --out .cache/pyodide
+
 lint: setup
 	$(VENV)/bin/ruff check src widgets tests scripts
 	$(PY) scripts/lint_fences.py docs README.md
@@ -23,7 +33,7 @@ lint: setup
 typecheck: setup
 	$(VENV)/bin/mypy src/alignment_math
 
-unit: setup
+unit: setup pyodide
 	$(PY) -m pytest
 
 test: lint typecheck unit

