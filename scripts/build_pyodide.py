@@ -118,7 +118,8 @@ def read_official_lock(npm_dir: Path) -> dict:
     missing = [f for f in (*CORE_FILES, "pyodide-lock.json") if not (npm_dir / f).is_file()]
     if missing:
         raise BuildError(
-            f"{npm_dir} lacks {', '.join(missing)}; reinstall it with `npm ci --no-audit --no-fund`."
+            f"{npm_dir} lacks {', '.join(missing)}; "
+            "reinstall it with `npm ci --no-audit --no-fund`."
         )
     lock = json.loads((npm_dir / "pyodide-lock.json").read_text())
     lock_version = lock.get("info", {}).get("version")
@@ -294,8 +295,8 @@ def build_wheel(name: str, version: str, pkg_dir: Path, requires: list[str],
     ]
     entries.append((f"{dist_info}/METADATA", ("\n".join(meta) + "\n").encode()))
     entries.append((f"{dist_info}/WHEEL", (
-        "Wheel-Version: 1.0\nGenerator: alignment-math build_pyodide.py\n"
-        "Root-Is-Purelib: true\nTag: py3-none-any\n").encode()))
+        b"Wheel-Version: 1.0\nGenerator: alignment-math build_pyodide.py\n"
+        b"Root-Is-Purelib: true\nTag: py3-none-any\n")))
     entries.append((f"{dist_info}/top_level.txt", f"{pkg_dir.name}\n".encode()))
     record = "".join(f"{arc},{_record_hash(data)},{len(data)}\n" for arc, data in entries)
     record += f"{dist_info}/RECORD,,\n"
