@@ -126,7 +126,7 @@ def method_tradeoffs(
     order = [int(i) for i in np.argsort(-np.nan_to_num(total, nan=-np.inf), kind="stable")]
     ranked = [i for i in order if feasible[i]]
     ruled_out = []
-    for i, m in enumerate(METHODS):
+    for m in METHODS:
         if m.models > memory:
             ruled_out.append(f"{m.name} (needs {m.models} models in memory)")
         elif data == "binary" and m.labels == "pairs":
