@@ -22,6 +22,7 @@ from ._preference import (
     fit_bradley_terry,
 )
 from ._process import STEP_AGGREGATES, aggregate_step_scores, best_of_n_selection
+from ._simulate import simulate_preference_pairs
 
 __version__ = "0.1.0"
 
@@ -55,4 +56,5 @@ __all__ = [
     "performance_gap_recovered",
     "ppo_clip_objective",
     "proxy_true_sweep",
+    "simulate_preference_pairs",
 ]
