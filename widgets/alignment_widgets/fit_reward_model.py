@@ -19,6 +19,7 @@ TRUE_WEIGHTS = np.array([2.0, 1.0, -0.5, 0.5])
 N_TEST = 2000
 TEST_SEED_OFFSET = 1000  # the held-out pairs never share a seed with a training set
 MAX_STEPS = 25
+SEPARABLE_LOSS = 1e-3  # mean training loss below this: every pair is fitted perfectly
 
 
 def expected_agreement(
@@ -92,14 +93,16 @@ def fit_reward_model(noise: float, n_pairs: int, l2: float, seed: int) -> Result
         series=[Series("training loss (incl. L2 term)", fit.losses, kind="line", color="blue")],
         y_min=0.0,
     )
-    note = (
-        ""
-        if fit.converged
-        else (
-            f"Newton's method did not converge in {MAX_STEPS} steps: with these labels the "
-            "weights can grow without bound (separable data). Raise the L2 penalty."
+    if float(fit.losses[-1]) < SEPARABLE_LOSS:
+        note = (
+            "The training pairs are perfectly separable: the loss can only approach 0 by "
+            "growing the weights without bound, so Newton's method stopped once the gradient "
+            "vanished, far from the true scale. Raise the L2 penalty or add pairs."
         )
-    )
+    elif not fit.converged:
+        note = f"Newton's method did not converge in {MAX_STEPS} steps."
+    else:
+        note = ""
     return Result(
         readouts={
             "heldout_accuracy": 100.0 * expected_agreement(learned, test_c, test_r, noise),
