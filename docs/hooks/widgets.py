@@ -1,0 +1,431 @@
+"""MkDocs hook: live widgets, rendered statically at build time, plus the site's vendored assets.
+
+A chapter puts a widget in a page with one line of Markdown::
+
+    [[widget bradley-terry]]
+
+This hook replaces that line with the widget's HTML (the DOM contract the browser
+runtime and the browser tests rely on):
+
+* the root ``<div data-widget="NAME" data-state="static">``;
+* one labelled ``<input>`` per control, whose ``name`` is the compute function's
+  parameter (``type=range`` for a Slider, with its value shown in an ``<output>``;
+  ``checkbox`` for a Toggle; ``radio`` inputs sharing the name for a Choice);
+* one element per readout with ``data-readout="KEY"`` holding the text Python formats
+  at the defaults;
+* each chart's static figure, rendered at the defaults by CPython + matplotlib as
+  inline SVG with ``role="img"`` and the chart's text alternative,
+
+so that the page is right before JavaScript runs and with JavaScript off.  An unknown
+widget name fails the build (mkdocs-material's shortcodes hook does the same).
+
+After the build it copies into the site what the browser runtime needs, all from this
+machine (no CDN): the self-hosted Pyodide assembled by ``scripts/build_pyodide.py``
+(``site/pyodide/``), uPlot and KaTeX from ``node_modules/`` (``site/assets/vendor/``),
+and a version-keyed service worker (``site/sw.js``) so a repeat visit re-downloads no
+Pyodide file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import io
+import json
+import logging
+import mimetypes
+import os
+import re
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from mkdocs.exceptions import PluginError
+
+log = logging.getLogger("mkdocs.hooks.widgets")
+
+ROOT = Path(__file__).resolve().parents[2]
+#: where scripts/build_pyodide.py puts the self-hosted Pyodide (``make pyodide``).
+PYODIDE_DIR = Path(os.environ.get("ALIGNMENT_PYODIDE_DIR", ROOT / ".cache" / "pyodide"))
+NODE_MODULES = ROOT / "node_modules"
+#: files copied from node_modules into site/assets/vendor/<package>/ (globs).
+VENDOR = {
+    "uplot": ["dist/uPlot.esm.js", "dist/uPlot.min.css", "LICENSE"],
+    "katex": [
+        "dist/katex.min.js",
+        "dist/katex.min.css",
+        "dist/contrib/auto-render.min.js",
+        "dist/fonts/*.woff2",
+        "LICENSE",
+    ],
+}
+PYODIDE_FILES = ("pyodide.mjs", "pyodide.asm.js", "pyodide.asm.wasm", "python_stdlib.zip",
+                 "pyodide-lock.json")
+
+# .mjs must be served as JavaScript for the module worker (mkdocs serve uses mimetypes).
+mimetypes.add_type("text/javascript", ".mjs")
+mimetypes.add_type("application/wasm", ".wasm")
+
+WIDGET_LINE = re.compile(r"^[ \t]*\[\[widget[ \t]+([^\]\s]*)[ \t]*\]\][ \t]*$")
+FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})")
+SLOT = re.compile(r'<div data-am-slot="([^"]+)"></div>|<p><div data-am-slot="([^"]+)"></div></p>')
+
+#: the chart palette, shared with docs/widgets/loader.js (readable on light and dark).
+PALETTE = {
+    "blue": "#4e79a7",
+    "orange": "#f28e2b",
+    "red": "#e15759",
+    "green": "#59a14f",
+    "purple": "#b07aa1",
+    "gray": "#8c8c8c",
+}
+#: figure "ink" (text, axes, ticks); replaced by currentColor so the SVG follows the theme.
+INK = "#010101"
+
+
+def _esc(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+# --------------------------------------------------------------------------- static SVG
+
+
+def _color(name: str, index: int) -> str:
+    if name.startswith("#"):
+        return name
+    if name:
+        return PALETTE.get(name, name)
+    return list(PALETTE.values())[index % len(PALETTE)]
+
+
+def render_svg(chart: Any, salt: str) -> str:
+    """The chart as inline SVG (matplotlib, Agg-free SVG backend), themed by currentColor."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import numpy as np
+    from matplotlib.figure import Figure
+
+    rc = {
+        "svg.fonttype": "none",
+        "svg.hashsalt": salt,
+        "font.size": 10,
+        "text.color": INK,
+        "axes.edgecolor": INK,
+        "axes.labelcolor": INK,
+        "xtick.color": INK,
+        "ytick.color": INK,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "legend.frameon": False,
+    }
+    with matplotlib.rc_context(rc):
+        fig = Figure(figsize=(6.4, 3.4))
+        ax = fig.add_subplot()
+        x = np.asarray(chart.x, dtype=float)
+        categories = list(chart.categories) if chart.categories is not None else None
+        positions = np.arange(len(x)) if categories is not None else x
+        bars = [s for s in chart.series if s.kind == "bar"]
+        width = 0.8 / max(len(bars), 1)
+        for band in chart.bands:
+            ax.axvspan(band.x0, band.x1, color=PALETTE["gray"], alpha=0.18, lw=0,
+                       label=band.label or None)
+        for i, s in enumerate(chart.series):
+            y = np.asarray(s.y, dtype=float)
+            color = _color(s.color, i)
+            style = "--" if s.dash else "-"
+            if s.kind == "bar":
+                k = bars.index(s)
+                offset = (k - (len(bars) - 1) / 2) * width if categories is not None else 0.0
+                ax.bar(positions + offset, y, width=width if categories is not None else
+                       (0.8 * float(np.min(np.diff(x))) if len(x) > 1 else 0.8),
+                       color=color, label=s.label)
+            elif s.kind == "points":
+                ax.plot(positions, y, "o", color=color, ms=4, label=s.label)
+            elif s.kind == "step":
+                ax.step(positions, y, where="mid", color=color, ls=style, lw=2, label=s.label)
+            else:
+                ax.plot(positions, y, color=color, ls=style, lw=2, label=s.label)
+        for m in chart.markers:
+            mx = m.x
+            if categories is not None:
+                mx = float(np.argmin(np.abs(x - m.x)))
+            ax.plot([mx], [m.y], "o", ms=8, color=PALETTE["red"], mec=INK, mew=1,
+                    label=m.label or None, zorder=5)
+        if categories is not None:
+            ax.set_xticks(positions, categories)
+        if chart.y_min is not None or chart.y_max is not None:
+            ax.set_ylim(bottom=chart.y_min, top=chart.y_max)
+        ax.set_xlabel(chart.x_label)
+        ax.set_ylabel(chart.y_label)
+        ax.set_title(chart.title, fontsize=11)
+        ax.grid(True, color=INK, alpha=0.12, lw=0.6)
+        _, labels = ax.get_legend_handles_labels()
+        if len(labels) > 1:
+            ax.legend(fontsize=8.5, loc="best")
+        buffer = io.StringIO()
+        fig.savefig(buffer, format="svg", bbox_inches="tight", transparent=True,
+                    metadata={"Date": None, "Creator": None})
+    svg = buffer.getvalue()
+    svg = svg[svg.index("<svg"):]
+    svg = re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.S)
+    svg = re.sub(INK, "currentColor", svg, flags=re.I)
+    # size by CSS; keep the viewBox; expose the text alternative to assistive technology.
+    svg = re.sub(r'\s(width|height)="[^"]*"', "", svg.split(">", 1)[0], count=2) + ">" + \
+        svg.split(">", 1)[1]
+    alt = chart.alt_text()
+    svg = svg.replace(
+        "<svg", f'<svg class="am-svg" role="img" aria-label="{_esc(alt)}"', 1
+    ).replace(">", f"><title>{html.escape(alt)}</title>", 1)
+    return "\n".join(line for line in svg.splitlines() if line.strip())
+
+
+# --------------------------------------------------------------------------- widget HTML
+
+
+def _decimals(step: float) -> int:
+    text = repr(float(step))
+    if "e-" in text:
+        return int(text.split("e-")[1])
+    return 0 if float(step).is_integer() else len(text.split(".")[1])
+
+
+def format_value(value: float, step: float, unit: str = "") -> str:
+    """A slider's value as shown beside it (same rule as loader.js: the step's decimals)."""
+    text = f"{float(value):.{_decimals(step)}f}"
+    if float(text) == 0:
+        text = text.lstrip("-")
+    return f"{text} {unit}".rstrip()
+
+
+def _control_html(control: Any, uid: str) -> str:
+    cid = f"{uid}-{control.name}"
+    if control.kind == "slider":
+        value = format_value(control.default, control.step, control.unit)
+        return (
+            '<div class="am-control am-control--slider">'
+            f'<label for="{cid}">{_esc(control.label)}</label>'
+            f'<input type="range" id="{cid}" name="{_esc(control.name)}" '
+            f'min="{control.min}" max="{control.max}" step="{control.step}" '
+            f'value="{control.default}" data-decimals="{_decimals(control.step)}" '
+            f'data-unit="{_esc(control.unit)}" aria-valuetext="{_esc(value)}" disabled>'
+            f'<output for="{cid}" data-value-for="{_esc(control.name)}">{_esc(value)}</output>'
+            "</div>"
+        )
+    if control.kind == "toggle":
+        checked = " checked" if control.default else ""
+        return (
+            '<div class="am-control am-control--toggle">'
+            f'<input type="checkbox" id="{cid}" name="{_esc(control.name)}"{checked} disabled>'
+            f'<label for="{cid}">{_esc(control.label)}</label>'
+            "</div>"
+        )
+    if control.kind == "choice":
+        options = []
+        for k, (value, label) in enumerate(control.options):
+            checked = " checked" if value == control.default else ""
+            options.append(
+                f'<span class="am-option"><input type="radio" id="{cid}-{k}" '
+                f'name="{_esc(control.name)}" value="{_esc(value)}"{checked} disabled>'
+                f'<label for="{cid}-{k}">{_esc(label)}</label></span>'
+            )
+        return (
+            '<fieldset class="am-control am-control--choice">'
+            f"<legend>{_esc(control.label)}</legend>{''.join(options)}</fieldset>"
+        )
+    raise PluginError(f"control {control.name!r}: unknown kind {control.kind!r}")
+
+
+def render_widget(w: Any, uid: str) -> str:
+    """The full no-JavaScript HTML of one widget (see the module docstring)."""
+    head = (
+        f'<div class="am-widget" data-widget="{_esc(w.name)}" data-state="static" id="{uid}"'
+        + (f' data-script="{_esc(w.script)}"' if w.compute is None else "")
+        + ">"
+        f'<p class="am-widget__title">{_esc(w.title)}</p>'
+        f'<p class="am-widget__summary">{_esc(w.summary)}</p>'
+    )
+    status = '<p class="am-widget__status" role="status" aria-live="polite"></p>'
+    if w.compute is None:
+        if w.static_html is None:
+            raise PluginError(f"script widget {w.name!r} has no static_html")
+        return head + f'<div class="am-widget__static">{w.static_html()}</div>' + status + "</div>"
+    from alignment_widgets import WidgetError
+
+    try:
+        result = w.run({})
+    except (WidgetError, ValueError, TypeError) as error:
+        raise PluginError(f"widget {w.name!r} fails at its defaults: {error}") from error
+    controls = "".join(_control_html(c, uid) for c in w.controls)
+    readouts = "".join(
+        f'<div class="am-readout"><dt>{_esc(r.label)}</dt>'
+        f'<dd data-readout="{_esc(r.key)}">{_esc(result["readouts"][r.key]["text"])}</dd></div>'
+        for r in w.readouts
+    )
+    compute_result = w.compute(**w.defaults())
+    charts = "".join(
+        f'<figure class="am-chart" data-chart="{i}">'
+        f'<div class="am-chart__static">{render_svg(chart, f"{w.name}-{i}")}</div>'
+        '<div class="am-chart__live" role="img" hidden></div>'
+        "</figure>"
+        for i, chart in enumerate(compute_result.charts)
+    )
+    note = result["note"]
+    return (
+        head
+        + f'<form class="am-controls" autocomplete="off">{controls}</form>'
+        + f'<dl class="am-readouts">{readouts}</dl>'
+        + f'<div class="am-charts">{charts}</div>'
+        + f'<p class="am-widget__note"{"" if note else " hidden"}>{_esc(note)}</p>'
+        + status
+        + "</div>"
+    )
+
+
+# --------------------------------------------------------------------------- MkDocs events
+
+_cache: dict[str, str] = {}
+
+
+def _registry() -> dict[str, Any]:
+    try:
+        import alignment_widgets
+    except ImportError as error:  # pragma: no cover - environment problem
+        raise PluginError(
+            f"cannot import alignment_widgets ({error}); install it: pip install -e ./widgets"
+        ) from error
+    try:
+        return alignment_widgets.registry()
+    except Exception as error:
+        raise PluginError(f"a widget module failed to import: {error!r}") from error
+
+
+def on_startup(command: str, dirty: bool) -> None:
+    _cache.clear()
+
+
+def on_pre_build(config: Any) -> None:
+    _cache.clear()
+
+
+def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
+    """Replace each ``[[widget NAME]]`` line (outside code fences) with a slot."""
+    lines = markdown.split("\n")
+    fence: str | None = None
+    widgets = None
+    for number, line in enumerate(lines, start=1):
+        opened = FENCE.match(line)
+        if opened:
+            ticks = opened.group(1)
+            if fence is None:
+                fence = ticks
+            elif ticks[0] == fence[0] and len(ticks) >= len(fence):
+                fence = None
+            continue
+        if fence is not None:
+            continue
+        match = WIDGET_LINE.match(line)
+        if not match:
+            continue
+        widgets = widgets if widgets is not None else _registry()
+        name = match.group(1)
+        where = f"{page.file.src_uri}:{number}"
+        if name not in widgets:
+            known = ", ".join(sorted(widgets)) or "(none)"
+            raise PluginError(
+                f"{where}: unknown widget {name!r} in '{line.strip()}'. Known widgets: {known}. "
+                "A widget is a module in widgets/alignment_widgets/ declaring it with @widget."
+            )
+        w = widgets[name]
+        if w.compute is None and not (ROOT / "docs" / "widgets" / f"{w.script}.js").is_file():
+            raise PluginError(f"{where}: script widget {name!r} needs docs/widgets/{w.script}.js")
+        lines[number - 1] = f'\n<div data-am-slot="{name}"></div>\n'
+    return "\n".join(lines)
+
+
+def on_page_content(html_text: str, page: Any, config: Any, files: Any) -> str:
+    """Swap each slot for the widget's rendered HTML (ids unique within the page)."""
+    counter: dict[str, int] = {}
+
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1) or match.group(2)
+        counter[name] = counter.get(name, 0) + 1
+        uid = f"w-{name}" + (f"-{counter[name]}" if counter[name] > 1 else "")
+        key = f"{name}#{uid}"
+        if key not in _cache:
+            _cache[key] = render_widget(_registry()[name], uid)
+        return _cache[key]
+
+    return SLOT.sub(replace, html_text)
+
+
+def _copy(src: Path, dest: Path) -> None:
+    if dest.is_file() and dest.stat().st_size == src.stat().st_size and \
+            dest.stat().st_mtime >= src.stat().st_mtime:
+        return
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(src, dest)
+
+
+def _pyodide_files() -> list[Path]:
+    missing = [f for f in PYODIDE_FILES if not (PYODIDE_DIR / f).is_file()]
+    if missing:
+        raise PluginError(
+            f"the self-hosted Pyodide is missing from {PYODIDE_DIR} ({', '.join(missing)}). "
+            "Build it with `make pyodide` (python scripts/build_pyodide.py --out .cache/pyodide), "
+            "or point ALIGNMENT_PYODIDE_DIR at such a folder."
+        )
+    lock = json.loads((PYODIDE_DIR / "pyodide-lock.json").read_text())
+    wheels = [PYODIDE_DIR / p["file_name"] for p in lock["packages"].values()]
+    absent = [w.name for w in wheels if not w.is_file()]
+    if absent:
+        raise PluginError(f"{PYODIDE_DIR}/pyodide-lock.json lists wheels that are absent: {absent}")
+    return [PYODIDE_DIR / f for f in PYODIDE_FILES] + wheels
+
+
+def on_config(config: Any) -> Any:
+    _pyodide_files()  # fail early, with the fix in the message
+    for package in VENDOR:
+        if not (NODE_MODULES / package / "package.json").is_file():
+            raise PluginError(
+                f"node_modules/{package} is missing; run `npm ci --no-audit --no-fund` "
+                "(the site vendors uPlot, KaTeX and Pyodide from npm, never from a CDN)."
+            )
+    return config
+
+
+def on_post_build(config: Any) -> None:
+    site = Path(config["site_dir"])
+    files = _pyodide_files()
+    digest = hashlib.sha256()
+    for f in sorted(files):
+        _copy(f, site / "pyodide" / f.name)
+        digest.update(f.name.encode())
+    digest.update((PYODIDE_DIR / "pyodide-lock.json").read_bytes())
+    for package, patterns in VENDOR.items():
+        base = NODE_MODULES / package
+        version = json.loads((base / "package.json").read_text())["version"]
+        digest.update(f"{package}@{version}".encode())
+        for pattern in patterns:
+            matches = sorted(base.glob(pattern))
+            if not matches:
+                raise PluginError(f"node_modules/{package}/{pattern} not found; run `npm ci`")
+            for src in matches:
+                rel = src.relative_to(base)
+                rel = Path(*rel.parts[1:]) if rel.parts[0] == "dist" else rel
+                _copy(src, site / "assets" / "vendor" / package / rel)
+    # The service worker: cache-first for the vendored, versioned files; keyed by a digest
+    # of their names and the site lock (whose wheel names carry content hashes).
+    template = (ROOT / "docs" / "widgets" / "sw.js").read_text()
+    version = digest.hexdigest()[:16]
+    (site / "sw.js").write_text(template.replace("__AM_CACHE_VERSION__", version))
+    (site / "widgets" / "version.json").write_text(json.dumps({"cache": version}))
+
+
+def page_widgets(html_text: str) -> Sequence[str]:
+    """The widget names on a built page (used by tests)."""
+    return re.findall(r'data-widget="([^"]+)"', html_text)
+
+
+__all__ = ["format_value", "on_page_content", "on_page_markdown", "render_svg", "render_widget"]

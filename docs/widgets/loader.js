@@ -1,0 +1,418 @@
+// The widget runtime of the page (main thread).  Mounted on every page of Material's instant
+// navigation (document$).  For each <div data-widget> rendered by docs/hooks/widgets.py:
+//   static --(runtime starts)--> loading --(Python answered at the current values)--> ready
+//   any failure (Pyodide cannot load, an exception in compute) --> error + short message,
+//   static figure kept; the other widgets and the page keep working.
+// One module Web Worker per page runs Pyodide (worker.js); the main thread never blocks.
+// Each widget has at most one computation in flight; moves made meanwhile coalesce to
+// the latest value, sent as soon as the answer comes back.
+import uPlot from "../assets/vendor/uplot/uPlot.esm.js";
+
+const HERE = import.meta.url;
+const BOOT_TIMEOUT_MS = 180000;
+const PALETTE = {
+  blue: "#4e79a7",
+  orange: "#f28e2b",
+  red: "#e15759",
+  green: "#59a14f",
+  purple: "#b07aa1",
+  gray: "#8c8c8c",
+};
+const COLORS = Object.values(PALETTE);
+
+// ------------------------------------------------------------------ the worker (one per page)
+
+let worker = null;
+let booted = null; // Promise<void>: resolves when Python is ready, rejects with a message
+const pending = new Map();
+let nextId = 1;
+
+function startWorker() {
+  if (booted) return booted;
+  booted = new Promise((resolve, reject) => {
+    const fail = (message) => {
+      reject(new Error(message));
+      for (const { reject: r } of pending.values()) r(new Error(message));
+      pending.clear();
+    };
+    const timer = setTimeout(() => fail("Python took too long to start"), BOOT_TIMEOUT_MS);
+    try {
+      worker = new Worker(new URL("./worker.js", HERE), { type: "module", name: "alignment-math" });
+    } catch (error) {
+      clearTimeout(timer);
+      fail(`this browser cannot start the Python worker (${error.message})`);
+      return;
+    }
+    worker.onmessage = ({ data }) => {
+      if (data.type === "boot") {
+        clearTimeout(timer);
+        if (data.ok) resolve();
+        else fail(`Python could not start: ${data.error}`);
+        return;
+      }
+      const job = pending.get(data.id);
+      if (!job) return;
+      pending.delete(data.id);
+      job.resolve(JSON.parse(data.json));
+    };
+    worker.onerror = (event) => {
+      event.preventDefault();
+      clearTimeout(timer);
+      fail(`the Python worker failed to load${event.message ? ` (${event.message})` : ""}`);
+    };
+  });
+  booted.catch(() => {});
+  return booted;
+}
+
+/** Send one request to the worker; resolves with its JSON answer ({ok, ...}). */
+function ask(message) {
+  return startWorker().then(
+    () =>
+      new Promise((resolve, reject) => {
+        const id = nextId++;
+        pending.set(id, { resolve, reject });
+        worker.postMessage({ id, ...message });
+      }),
+  );
+}
+
+// ------------------------------------------------------------------ shared helpers
+
+function setState(root, state, message = "") {
+  root.dataset.state = state;
+  const status = root.querySelector(":scope > .am-widget__status");
+  if (status) status.textContent = message;
+}
+
+function shortError(error) {
+  const text = String((error && error.message) || error || "unknown error");
+  return text.length > 200 ? `${text.slice(0, 197)}…` : text;
+}
+
+function formatValue(input) {
+  const decimals = Number(input.dataset.decimals || 0);
+  let text = Number(input.value).toFixed(decimals);
+  if (Number(text) === 0) text = text.replace(/^-/, "");
+  const unit = input.dataset.unit || "";
+  return unit ? `${text} ${unit}` : text;
+}
+
+function themeColors() {
+  const style = getComputedStyle(document.body);
+  const fg = style.getPropertyValue("--md-default-fg-color").trim() || "#333";
+  const grid = style.getPropertyValue("--md-default-fg-color--lightest").trim() || "#ddd";
+  return { fg, grid };
+}
+
+// ------------------------------------------------------------------ charts (uPlot)
+
+function seriesColor(s, i) {
+  if (s.color && s.color.startsWith("#")) return s.color;
+  return PALETTE[s.color] || COLORS[i % COLORS.length];
+}
+
+function chartData(spec) {
+  const x = spec.categories ? spec.x.map((_, i) => i) : spec.x;
+  return [x, ...spec.series.map((s) => s.y)];
+}
+
+function markerX(spec, x) {
+  if (!spec.categories) return x;
+  let best = 0;
+  spec.x.forEach((v, i) => {
+    if (Math.abs(v - x) < Math.abs(spec.x[best] - x)) best = i;
+  });
+  return best;
+}
+
+function chartOptions(spec, width, holder) {
+  const { fg, grid } = themeColors();
+  const nBars = spec.series.filter((s) => s.kind === "bar").length;
+  let barIndex = 0;
+  const series = [{ label: spec.x_label || "x" }];
+  spec.series.forEach((s, i) => {
+    const color = seriesColor(s, i);
+    const opts = { label: s.label, stroke: color, width: 2, spanGaps: false };
+    if (s.dash) opts.dash = [6, 4];
+    if (s.kind === "bar") {
+      const align = nBars === 1 ? 0 : barIndex++ === 0 ? -1 : 1;
+      opts.paths = uPlot.paths.bars({ size: [nBars === 1 ? 0.6 : 0.4, Infinity], align });
+      opts.fill = color + "cc";
+      opts.points = { show: false };
+    } else if (s.kind === "points") {
+      opts.paths = () => null;
+      opts.points = { show: true, size: 8, stroke: color, fill: color };
+    } else if (s.kind === "step") {
+      opts.paths = uPlot.paths.stepped({ align: 1 });
+      opts.points = { show: false };
+    } else {
+      opts.points = { show: false };
+    }
+    series.push(opts);
+  });
+  const axis = { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
+  const xAxis = { ...axis, label: spec.x_label };
+  const scales = { x: { time: false } };
+  if (spec.categories) {
+    const n = spec.categories.length;
+    xAxis.splits = () => spec.categories.map((_, i) => i);
+    xAxis.values = (_, splits) => splits.map((i) => spec.categories[i] ?? "");
+    xAxis.grid = { show: false };
+    scales.x.range = () => [-0.5, n - 0.5];
+  }
+  scales.y = {
+    range: (u, min, max) => {
+      for (const m of holder.spec.markers) {
+        if (Number.isFinite(m.y)) { min = Math.min(min, m.y); max = Math.max(max, m.y); }
+      }
+      const s = holder.spec;
+      let lo = s.y_min ?? min;
+      let hi = s.y_max ?? max;
+      if (!(hi > lo)) { lo -= 1; hi += 1; }
+      const pad = (hi - lo) * 0.05;
+      return [s.y_min ?? lo - pad, s.y_max ?? hi + pad];
+    },
+  };
+  return {
+    width,
+    height: Math.round(Math.min(320, Math.max(200, width * 0.5))),
+    series,
+    scales,
+    axes: [xAxis, { ...axis, label: spec.y_label }],
+    legend: { show: true, live: false },
+    cursor: { show: false },
+    hooks: {
+      drawClear: [(u) => drawBands(u, holder.spec)],
+      draw: [(u) => drawMarkers(u, holder.spec, fg)],
+    },
+  };
+}
+
+function drawBands(u, spec) {
+  const { ctx } = u;
+  const { top, height } = u.bbox;
+  ctx.save();
+  ctx.fillStyle = "rgba(140, 140, 140, 0.2)";
+  for (const b of spec.bands) {
+    const x0 = u.valToPos(b.x0, "x", true);
+    const x1 = u.valToPos(b.x1, "x", true);
+    ctx.fillRect(Math.min(x0, x1), top, Math.abs(x1 - x0), height);
+  }
+  ctx.restore();
+}
+
+function drawMarkers(u, spec, fg) {
+  const { ctx } = u;
+  ctx.save();
+  for (const m of spec.markers) {
+    if (!Number.isFinite(m.x) || !Number.isFinite(m.y)) continue;
+    const cx = u.valToPos(markerX(spec, m.x), "x", true);
+    const cy = u.valToPos(m.y, "y", true);
+    ctx.beginPath();
+    ctx.arc(cx, cy, 6 * devicePixelRatio, 0, 2 * Math.PI);
+    ctx.fillStyle = PALETTE.red;
+    ctx.fill();
+    ctx.lineWidth = 1.5 * devicePixelRatio;
+    ctx.strokeStyle = fg;
+    ctx.stroke();
+  }
+  ctx.restore();
+}
+
+class LiveChart {
+  constructor(figure) {
+    this.figure = figure;
+    this.staticEl = figure.querySelector(".am-chart__static");
+    this.liveEl = figure.querySelector(".am-chart__live");
+    this.plot = null;
+    this.holder = { spec: null };
+    this.shape = "";
+  }
+
+  update(spec) {
+    this.holder.spec = spec;
+    this.liveEl.setAttribute("aria-label", spec.alt);
+    const shape = JSON.stringify([spec.series.map((s) => [s.label, s.kind, s.color, s.dash]),
+      spec.categories, spec.x_label, spec.y_label]);
+    if (this.staticEl) this.staticEl.hidden = true;
+    this.liveEl.hidden = false;
+    if (!this.plot || shape !== this.shape) {
+      this.rebuild(spec);
+      this.shape = shape;
+    } else {
+      this.plot.setData(chartData(spec));
+    }
+  }
+
+  rebuild(spec = this.holder.spec) {
+    if (!spec) return;
+    if (this.plot) this.plot.destroy();
+    const width = Math.max(240, this.liveEl.clientWidth || this.figure.clientWidth || 600);
+    this.plot = new uPlot(chartOptions(spec, width, this.holder), chartData(spec), this.liveEl);
+    this.plot.root.setAttribute("aria-hidden", "true");
+  }
+
+  resize() {
+    if (!this.plot) return;
+    const width = Math.max(240, this.liveEl.clientWidth);
+    if (Math.abs(width - this.plot.width) > 1) {
+      this.plot.setSize({ width, height: Math.round(Math.min(320, Math.max(200, width * 0.5))) });
+    }
+  }
+
+  showStatic() {
+    if (this.staticEl) {
+      this.staticEl.hidden = false;
+      this.liveEl.hidden = true;
+    }
+  }
+}
+
+// ------------------------------------------------------------------ one computed widget
+
+const live = new Set();
+
+class ComputedWidget {
+  constructor(root) {
+    this.root = root;
+    this.name = root.dataset.widget;
+    this.form = root.querySelector("form.am-controls");
+    this.charts = [...root.querySelectorAll("figure.am-chart")].map((f) => new LiveChart(f));
+    this.busy = false;
+    this.dirty = false;
+    this.listeners = [];
+    this.onResult = null; // test/bench hook: called after each applied result
+  }
+
+  params() {
+    const params = {};
+    for (const input of this.form.elements) {
+      if (!input.name) continue;
+      if (input.type === "range") params[input.name] = Number(input.value);
+      else if (input.type === "checkbox") params[input.name] = input.checked;
+      else if (input.type === "radio") { if (input.checked) params[input.name] = input.value; }
+    }
+    return params;
+  }
+
+  start() {
+    setState(this.root, "loading", "Starting Python in your browser…");
+    this.form.addEventListener("submit", (e) => e.preventDefault());
+    this.form.addEventListener("input", (event) => {
+      const input = event.target;
+      if (input.type === "range") {
+        const text = formatValue(input);
+        const out = this.form.querySelector(`output[data-value-for="${input.name}"]`);
+        if (out) out.textContent = text;
+        input.setAttribute("aria-valuetext", text);
+      }
+      this.request();
+    });
+    this.form.addEventListener("change", () => this.request());
+    startWorker().then(
+      () => this.request(),
+      (error) => this.fail(error, true),
+    );
+  }
+
+  request() {
+    if (this.root.dataset.state === "static" || this.fatal) return;
+    if (this.busy) { this.dirty = true; return; }
+    this.busy = true;
+    this.dirty = false;
+    const params = this.params();
+    ask({ widget: this.name, params }).then(
+      (answer) => {
+        this.busy = false;
+        if (answer.ok) this.apply(answer.result);
+        else this.fail(new Error(answer.error), false);
+        if (this.dirty) this.request();
+      },
+      (error) => { this.busy = false; this.fail(error, true); },
+    );
+  }
+
+  apply(result) {
+    for (const [key, readout] of Object.entries(result.readouts)) {
+      const el = this.root.querySelector(`[data-readout="${key}"]`);
+      if (el && el.textContent !== readout.text) el.textContent = readout.text;
+    }
+    const note = this.root.querySelector(":scope > .am-widget__note");
+    if (note) { note.textContent = result.note; note.hidden = !result.note; }
+    result.charts.forEach((spec, i) => this.charts[i] && this.charts[i].update(spec));
+    if (this.root.dataset.state !== "ready") {
+      for (const input of this.form.elements) input.disabled = false;
+      setState(this.root, "ready", "");
+    }
+    if (this.onResult) this.onResult(result);
+  }
+
+  fail(error, fatal) {
+    this.fatal = this.fatal || fatal;
+    for (const chart of this.charts) chart.showStatic();
+    if (fatal) for (const input of this.form.elements) input.disabled = true;
+    const what = fatal ? "The live version is unavailable" : "This setting could not be computed";
+    setState(this.root, "error", `${what}: ${shortError(error)}. The figure shows the default values.`);
+    console.error(`widget ${this.name}:`, error);
+  }
+
+  redraw() {
+    for (const chart of this.charts) chart.rebuild();
+  }
+}
+
+// ------------------------------------------------------------------ script widgets
+
+async function mountScript(root) {
+  setState(root, "loading", "");
+  try {
+    const url = new URL(`./${root.dataset.script}.js`, HERE);
+    const module = await import(url.href);
+    await module.default(root);
+    setState(root, "ready", "");
+  } catch (error) {
+    setState(root, "error", `The live version is unavailable: ${shortError(error)}`);
+    console.error(`widget ${root.dataset.widget}:`, error);
+  }
+}
+
+// ------------------------------------------------------------------ mounting
+
+let resizeObserver = null;
+
+function mountAll() {
+  for (const w of live) if (!w.root.isConnected) live.delete(w);
+  const roots = document.querySelectorAll("[data-widget][data-state='static']");
+  for (const root of roots) {
+    if (root.dataset.script) { mountScript(root); continue; }
+    const w = new ComputedWidget(root);
+    root.amWidget = w;
+    live.add(w);
+    w.start();
+    if (!resizeObserver && "ResizeObserver" in window) {
+      resizeObserver = new ResizeObserver(() => {
+        for (const x of live) for (const c of x.charts) c.resize();
+      });
+    }
+    if (resizeObserver) resizeObserver.observe(root);
+  }
+}
+
+// The charts follow Material's light/dark scheme (data-md-color-scheme on <body>).
+new MutationObserver(() => {
+  for (const w of live) if (w.root.isConnected) w.redraw();
+}).observe(document.body, { attributes: true, attributeFilter: ["data-md-color-scheme"] });
+
+// A version-keyed service worker keeps Pyodide and the vendored files for repeat visits.
+if ("serviceWorker" in navigator && location.protocol !== "file:") {
+  navigator.serviceWorker.register(new URL("../sw.js", HERE)).catch(() => {});
+}
+
+if (window.document$ && typeof window.document$.subscribe === "function") {
+  window.document$.subscribe(() => mountAll());
+} else {
+  mountAll();
+}
+
+export { ask, mountAll, startWorker };
