@@ -8,8 +8,11 @@ from ._validate import FloatArray
 
 
 def log_sigmoid(x: FloatArray) -> FloatArray:
-    """log σ(x) = −log(1 + e^{−x}) = −logaddexp(0, −x): no overflow for any finite x."""
-    return np.asarray(-np.logaddexp(0.0, -x))
+    """log σ(x) = −log(1 + e^{−x}) = −logaddexp(0, −x): no overflow for any finite x.
+
+    NaN propagates quietly, as in NumPy arithmetic (logaddexp alone would warn)."""
+    with np.errstate(invalid="ignore"):
+        return np.asarray(-np.logaddexp(0.0, -x))
 
 
 def sigmoid(x: FloatArray) -> FloatArray:
