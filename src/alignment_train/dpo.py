@@ -1,0 +1,152 @@
+"""DPO (Rafailov et al. 2023) and its variants: learn from preference pairs, no reward model.
+
+Run: ``alignment-train dpo [--set loss_type=ipo beta=0.5]``. The reference is the SFT model;
+its log-probs of every pair are computed once, before training.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from .common import (
+    ConfigError,
+    collate,
+    encode_prompt,
+    encode_response,
+    evaluate,
+    sequence_logps,
+    token_logps,
+)
+from .engine import BaseConfig, Run, start_model, unwrap
+from .task import Task
+
+LOSS_TYPES = ("sigmoid", "robust", "hinge", "ipo")
+
+
+@dataclass
+class DPOConfig(BaseConfig):
+    init_from: str = "runs/sft"
+    """Stage output to start from; it is also the frozen reference pi_ref."""
+    beta: float = 0.1
+    """KL strength beta (typical 0.01-1; larger stays closer to pi_ref)."""
+    loss_type: str = "sigmoid"
+    """One of sigmoid (DPO/cDPO), robust, hinge (SLiC), ipo."""
+    label_smoothing: float = 0.0
+    """cDPO / robust label-noise rate epsilon in [0, 0.5)."""
+    n_pairs: int = 4000
+    """Preference pairs generated from the task's (length-biased) labeller."""
+    steps: int = 250
+    """Optimizer steps."""
+    batch_size: int = 64
+    """Pairs per step."""
+    lr: float = 5e-4
+    """Peak learning rate."""
+
+
+# ==== ALGO LOGIC ============================================================================
+def dpo_loss(
+    policy_chosen_logps: torch.Tensor,
+    policy_rejected_logps: torch.Tensor,
+    ref_chosen_logps: torch.Tensor,
+    ref_rejected_logps: torch.Tensor,
+    beta: float = 0.1,
+    loss_type: str = "sigmoid",
+    label_smoothing: float = 0.0,
+) -> torch.Tensor:
+    """Per-pair DPO-family loss ``(B,)``; twin of ``alignment_math.dpo_loss``.
+
+    h = (log pi(y_w) - log pi(y_l)) - (log pi_ref(y_w) - log pi_ref(y_l)).
+    IPO is fed per-token *average* log-probs by this trainer (as TRL and the IPO authors do).
+    """
+    if beta <= 0:
+        raise ValueError(f"beta must be > 0, got {beta}")
+    if not 0 <= label_smoothing < 0.5:
+        raise ValueError(f"label_smoothing must be in [0, 0.5), got {label_smoothing}")
+    h = (policy_chosen_logps - policy_rejected_logps) - (ref_chosen_logps - ref_rejected_logps)
+    eps = label_smoothing
+    if loss_type == "sigmoid":  # DPO Eq. 7; cDPO when eps > 0
+        return -(1 - eps) * F.logsigmoid(beta * h) - eps * F.logsigmoid(-beta * h)
+    if loss_type == "robust":  # Chowdhury et al. 2024: unbiased under label noise eps
+        return (-(1 - eps) * F.logsigmoid(beta * h) + eps * F.logsigmoid(-beta * h)) / (1 - 2 * eps)
+    if loss_type == "hinge":  # SLiC
+        return torch.relu(1 - beta * h)
+    if loss_type == "ipo":  # Azar et al. 2023, Eq. 17
+        return (h - 1 / (2 * beta)) ** 2
+    raise ValueError(f"loss_type must be one of {', '.join(LOSS_TYPES)}, got {loss_type!r}")
+
+
+def dpo_rewards(policy_logps: torch.Tensor, ref_logps: torch.Tensor, beta: float = 0.1) -> torch.Tensor:
+    """Implicit rewards beta * (log pi - log pi_ref); twin of ``alignment_math.dpo_rewards``."""
+    return beta * (policy_logps - ref_logps)
+
+
+# ==== PLUMBING ==============================================================================
+@torch.no_grad()
+def precompute_logps(model: torch.nn.Module, prompts: list[list[int]], responses: list[list[int]],
+                     pad_id: int, average: bool, device: torch.device) -> torch.Tensor:
+    """Log-probs ``(N,)`` of every (prompt, response) under a frozen model, in chunks."""
+    out = []
+    for s in range(0, len(prompts), 256):
+        ids, mask = collate(prompts[s : s + 256], responses[s : s + 256], pad_id)
+        logits, _ = model(ids.to(device))  # (b, T, V)
+        out.append(sequence_logps(token_logps(logits, ids.to(device)), mask.to(device), average))
+    return torch.cat(out)
+
+
+def train(cfg: DPOConfig, resume: bool = False) -> dict[str, Any]:
+    if cfg.loss_type not in LOSS_TYPES:
+        raise ConfigError(f"loss_type must be one of {', '.join(LOSS_TYPES)}, got {cfg.loss_type!r}")
+    if cfg.beta <= 0 or not 0 <= cfg.label_smoothing < 0.5:
+        raise ConfigError(f"need beta > 0 and 0 <= label_smoothing < 0.5, got beta={cfg.beta}, "
+                          f"label_smoothing={cfg.label_smoothing}")
+    run = Run(cfg, "dpo", resume)
+    task = Task()
+    pairs = task.preference_data(cfg.n_pairs, cfg.seed)
+    cfg.validate(len(pairs))
+    model, tok = start_model(cfg.model, cfg.init_from)
+    ref, _ = start_model(cfg.model, cfg.init_from)
+    ref = ref.to(run.device).eval().requires_grad_(False)
+    P = [encode_prompt(tok, x) for x, _, _ in pairs]
+    C = [encode_response(tok, c) for _, c, _ in pairs]
+    R = [encode_response(tok, r) for _, _, r in pairs]
+    avg = cfg.loss_type == "ipo"
+    ref_c = precompute_logps(ref, P, C, tok.pad_id, avg, run.device)  # (N,)
+    ref_r = precompute_logps(ref, P, R, tok.pad_id, avg, run.device)  # (N,)
+
+    policy = run.wrap(model)
+    opt = run.optimizer(policy.parameters())
+    extra = run.load_ckpt({"policy": policy}, opt)
+    prompts = task.eval_prompts(cfg.eval_prompts, cfg.seed)
+    before = extra.get("before") or evaluate(ref, ref, tok, task, prompts, cfg.seed + 1)
+
+    policy.train()
+    for step in range(run.start, cfg.steps):
+        idx = run.shard(run.batch_indices(len(pairs)))
+        b = len(idx)
+        il = idx.tolist()
+        # chosen and rejected in one forward pass: rows [0, b) chosen, [b, 2b) rejected
+        ids, mask = collate([P[i] for i in il] * 2, [C[i] for i in il] + [R[i] for i in il],
+                            tok.pad_id)
+        ids, mask = ids.to(run.device), mask.to(run.device)
+        with run.autocast():
+            logits, _ = policy(ids)  # (2b, T, V)
+        logps = sequence_logps(token_logps(logits, ids), mask, average=avg)  # (2b,)
+        pc, pr = logps[:b], logps[b:]
+        rc, rr = ref_c[idx].to(run.device), ref_r[idx].to(run.device)
+        loss = dpo_loss(pc, pr, rc, rr, cfg.beta, cfg.loss_type, cfg.label_smoothing).mean()
+        run.step(loss, opt, step)
+        chosen, rejected = dpo_rewards(pc, rc, cfg.beta), dpo_rewards(pr, rr, cfg.beta)
+        run.log(step, {"loss": loss.item(), "rewards/margin": (chosen - rejected).mean().item(),
+                       "rewards/accuracy": (chosen > rejected).float().mean().item(),
+                       "rewards/chosen": chosen.mean().item(),
+                       "rewards/rejected": rejected.mean().item()})
+        run.after_step(step, {"policy": policy}, opt, {"before": before})
+
+    after = evaluate(unwrap(policy), ref, tok, task, prompts, cfg.seed + 1)
+    summary = {"before": before, "after": after, "beta": cfg.beta, "loss_type": cfg.loss_type}
+    run.finish(policy, summary)
+    return summary
