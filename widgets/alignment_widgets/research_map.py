@@ -189,7 +189,7 @@ def static_html() -> str:
         )
     parts.append("</svg>")
     parts.append(
-        '<p class="rm-summary" data-summary aria-live="polite">'
+        '<p class="rm-summary" data-summary="" aria-live="polite">'
         "Hover over or focus a direction to read its summary here.</p>"
     )
     parts.append("<figcaption>Open research directions and how they connect.</figcaption>")

@@ -34,7 +34,7 @@ U_TRAIN, U_TEST = _rng.standard_normal(N_TRAIN_MAX), _rng.standard_normal(N_TEST
 E_TRAIN, E_TEST = _rng.standard_normal(N_TRAIN_MAX), _rng.standard_normal(N_TEST)
 Z_TRAIN, Z_TEST = S_TRAIN @ A / np.linalg.norm(A), S_TEST @ A / np.linalg.norm(A)
 Y_TRAIN, Y_TEST = Z_TRAIN > 0, Z_TEST > 0
-RHOS = np.linspace(0.0, 1.0, 6)
+RHOS = np.linspace(0.0, 1.0, 5)
 L2 = 1e-3
 
 
