@@ -77,6 +77,16 @@ def test_best_of_n_selection_noise_free_verifiers_are_oracles():
     assert acc["prm_sound"][0] >= acc["orm_sound"][0]
 
 
+def test_best_of_n_selection_each_selector_uses_its_own_verifier():
+    # a perfect PRM and a useless (pure-noise) ORM: the PRM finds a sound chain whenever the
+    # N samples hold one; the ORM does no better than a single sample
+    acc = best_of_n_selection([1, 8], n_problems=1000, orm_noise=1e3, prm_noise=0.0, seed=3)
+    p_any_sound = 1 - (1 - 0.9**5) ** 8
+    assert acc["prm_sound"][1] == pytest.approx(p_any_sound, abs=0.03)
+    assert acc["orm"][1] == pytest.approx(acc["orm"][0], abs=0.05)
+    assert acc["prm"][1] > acc["orm"][1] + 0.2
+
+
 def test_best_of_n_selection_is_deterministic_and_validates():
     a = best_of_n_selection([2, 8], n_problems=300, seed=7)
     b = best_of_n_selection([2, 8], n_problems=300, seed=7)
