@@ -22,6 +22,7 @@ from ._preference import (
     fit_bradley_terry,
 )
 from ._process import STEP_AGGREGATES, aggregate_step_scores, best_of_n_selection
+from ._prospect import prospect_value
 from ._simulate import simulate_preference_pairs
 
 __version__ = "0.1.0"
@@ -55,6 +56,7 @@ __all__ = [
     "orpo_loss",
     "performance_gap_recovered",
     "ppo_clip_objective",
+    "prospect_value",
     "proxy_true_sweep",
     "simulate_preference_pairs",
 ]
