@@ -1,11 +1,11 @@
 """Runs inside Pyodide (not collected by the host's pytest): the unit tests under pytest.
 
-usage (via scripts/pyodide_node.mjs): _inner_pytest.py WHEELS TESTS OUT FILE...
+usage (via scripts/pyodide_node.mjs): _inner_pytest.py WHEELS REPO OUT FILE...
 
 WHEELS: a folder of pure-Python wheels (pytest, hypothesis and their dependencies),
-unpacked here onto sys.path; TESTS: the repository's tests/ folder (mounted read-only
-in spirit: it is copied into the in-memory file system first, so nothing is written
-back); OUT: where result.json goes; FILE...: test files relative to TESTS.
+unpacked here onto sys.path; REPO: the repository, mounted (its tests/ folder is copied
+into the in-memory file system, so nothing is written back); OUT: where result.json
+goes; FILE...: test files relative to tests/.
 """
 
 from __future__ import annotations
@@ -19,7 +19,9 @@ from pathlib import Path
 
 sys.dont_write_bytecode = True  # never write __pycache__ into a mounted host folder
 
-wheels, tests, out, *files = sys.argv[1:]
+HOST_ONLY = {"tests", "src", "widgets", "conftest.py", "pyproject.toml", "setup.cfg", "tox.ini",
+             "pytest.ini", "node_modules", "site", "build", "dist"}
+wheels, repo, out, *files = sys.argv[1:]
 lib = Path("/tmp/pyodide-test-libs")
 for wheel in sorted(Path(wheels).glob("*.whl")):
     with zipfile.ZipFile(wheel) as zf:
@@ -27,8 +29,14 @@ for wheel in sorted(Path(wheels).glob("*.whl")):
 sys.path.insert(0, str(lib))
 
 work = Path("/tmp/amtests")
-shutil.copytree(tests, work / "tests", ignore=shutil.ignore_patterns(
+shutil.copytree(Path(repo, "tests"), work / "tests", ignore=shutil.ignore_patterns(
     "__pycache__", "*.pyc", "train", "browser", "pyodide", ".hypothesis"))
+# Tests may read repository files (docs/widgets/*.js, mkdocs.yml): link those in. Not the
+# code (src/, widgets/: the wheels are under test) nor the host's pytest configuration.
+for entry in sorted(Path(repo).iterdir()):
+    if entry.name.startswith(".") or entry.name in HOST_ONLY:
+        continue
+    (work / entry.name).symlink_to(entry)
 # Our own config: the repository's pyproject/conftest.py (Sybil, docs) stay on the host.
 (work / "pytest.ini").write_text(
     "[pytest]\naddopts = -p no:doctest -p no:cacheprovider\n"
@@ -64,7 +72,7 @@ class Counts:
 
 counts = Counts()
 status = pytest.main(
-    ["-q", "-rfE", "--color=no", "--capture=sys", "-p", "no:cacheprovider",
+    ["-q", "-rfEs", "--color=no", "--capture=sys", "-p", "no:cacheprovider",
      *(f"tests/{name}" for name in files)],
     plugins=[Profile(), counts],
 )

@@ -3,8 +3,12 @@
 The same Pyodide folder the site serves (built by ``scripts/build_pyodide.py``) is
 booted in Node; numpy 2.0.2 and our wheels are loaded by name from the site's lock,
 pytest and hypothesis (pure-Python wheels, cached outside the repository) are put on
-``sys.path``, and every ``tests/test_*.py`` that exercises ``alignment_math`` (or the
-widgets' Python) and imports nothing the browser lacks runs under Python 3.12.
+``sys.path``, and every ``tests/test_*.py`` that exercises ``alignment_math`` and imports
+nothing the browser lacks runs under Python 3.12 (the files left out are printed).
+
+Known difference: WebAssembly has no floating-point exception flags, so NumPy in
+Pyodide never emits overflow/invalid ``RuntimeWarning``s and ``np.errstate(all="raise")``
+raises nothing; a test that expects such a warning fails here by design.
 """
 
 from __future__ import annotations
@@ -36,8 +40,7 @@ TEST_WHEELS = (
     "sortedcontainers==2.4.0",
 )
 #: what a test file may import to run in Pyodide (besides the standard library).
-AVAILABLE = {"numpy", "alignment_math", "alignment_widgets", "pytest", "_pytest", "hypothesis"}
-TARGETS = {"alignment_math", "alignment_widgets"}
+AVAILABLE = {"numpy", "alignment_math", "pytest", "_pytest", "hypothesis"}
 
 
 def _imports(path: Path) -> set[str]:
@@ -58,8 +61,12 @@ def select_test_files() -> tuple[list[str], dict[str, str]]:
     left_out: dict[str, str] = {}
     for path in sorted(TESTS.glob("test_*.py")):
         imports = _imports(path)
-        if not imports & TARGETS:
-            left_out[path.name] = "does not import alignment_math or alignment_widgets"
+        if "alignment_widgets" in imports:
+            # the widgets' host contract and CPython timing budgets; the browser tests
+            # run the widgets themselves in Chromium
+            left_out[path.name] = "a widget test (run by the browser tests instead)"
+        elif "alignment_math" not in imports:
+            left_out[path.name] = "does not import alignment_math"
         elif missing := sorted(imports - allowed):
             left_out[path.name] = "imports what the browser lacks: " + ", ".join(missing)
         else:
@@ -120,8 +127,8 @@ def test_unit_tests_pass_under_pyodide(run_in_pyodide: RunInPyodide, pytest_whee
     proc = run_in_pyodide(
         INNER,
         packages=["numpy", "alignment-math", "alignment-widgets"],
-        mounts={pytest_wheels: "/mnt/wheels", TESTS: "/mnt/tests", tmp_path: "/mnt/out"},
-        args=["/mnt/wheels", "/mnt/tests", "/mnt/out", *files],
+        mounts={pytest_wheels: "/mnt/wheels", ROOT: "/mnt/repo", tmp_path: "/mnt/out"},
+        args=["/mnt/wheels", "/mnt/repo", "/mnt/out", *files],
         timeout=240,
     )
     output = proc.stdout + proc.stderr
