@@ -15,6 +15,7 @@ to run ``alignment_math`` and the widgets' Python, and nothing else::
     pyodide-lock.json     the site's own lock: numpy (+ its dependencies) from the
                           official lock, plus our two wheels, each with its sha256
     manifest.json         every file above with its size and sha256
+    .built-by-build_pyodide   marker: only a folder with it is ever replaced
 
 The worker then does ``loadPyodide({indexURL: DIR})`` and
 ``loadPackage(["numpy", "alignment-math", "alignment-widgets"])``; Pyodide checks
@@ -361,7 +362,14 @@ def write_site_lock(official: dict, keep: list[str], wheels: list[Path], out: Pa
         src = Path(tmp) / "official-restricted.json"
         src.write_text(json.dumps(restricted))
         spec = PyodideLockSpec.from_json(src)
-        spec = add_wheels_to_spec(spec, wheels, base_path=out)
+        try:
+            spec = add_wheels_to_spec(spec, wheels, base_path=out)
+        except RuntimeError as exc:  # e.g. a new dependency the site's Pyodide lacks
+            raise BuildError(
+                f"cannot add our wheels to the site lock: {exc} "
+                f"(the site provides {', '.join(keep)}; a new dependency must be in the "
+                "official Pyodide lock and added to SITE_PACKAGES in scripts/build_pyodide.py)"
+            ) from exc
         dst = Path(tmp) / "pyodide-lock.json"
         spec.to_json(dst)
         lock = json.loads(dst.read_text())

