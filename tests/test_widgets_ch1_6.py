@@ -67,7 +67,7 @@ def test_base_vs_aligned_matches_gibbs_formula(beta: float) -> None:
 
 
 def test_base_vs_aligned_limits() -> None:
-    assert sum(c[2] for c in bva.CANDIDATES) == pytest.approx(1.0)
+    assert sum(c[3] for c in bva.CANDIDATES) == pytest.approx(1.0)
     # β → ∞: the aligned policy is the reference; β → 0: all mass on the best reward
     assert optimal_policy(bva.REF, bva.REWARDS, beta=1e9) == pytest.approx(bva.REF)
     greedy = optimal_policy(bva.REF, bva.REWARDS, beta=1e-3)

@@ -15,20 +15,45 @@ from ._spec import Chart, Marker, Readout, Result, Series, Slider, widget
 
 PROMPT = "My neighbour's dog keeps barking at night. What can I do?"
 
-# (short label, full continuation, base-model probability, reward)
-CANDIDATES: tuple[tuple[str, str, float, float], ...] = (
-    ("forum reply", "Mine too, it is driving me mad.", 0.26, -1.0),
-    ("poison tip", "Poison it. A little antifreeze in some meat works.", 0.06, -4.0),
-    ("talk, log, council", "Talk to them, keep a log, then contact the council.", 0.07, 2.5),
-    ("false: call police", "Call the police: barking dogs are illegal everywhere.", 0.10, -1.5),
-    ("lol same", "lol same. mine does this too", 0.24, -0.8),
-    ("earplugs", "Earplugs.", 0.12, 0.5),
-    ("invented law", "Under the 2019 Canine Noise Act you can sue for $5,000.", 0.05, -2.5),
-    ("talk to them", "Have you tried talking to them? Owners often do not know.", 0.10, 1.8),
+# (label, chart category, full continuation, base-model probability, reward)
+CANDIDATES: tuple[tuple[str, str, str, float, float], ...] = (
+    ("forum reply", "forum", "Mine too, it is driving me mad.", 0.26, -1.0),
+    ("poison tip", "poison", "Poison it. A little antifreeze in some meat works.", 0.06, -4.0),
+    (
+        "talk, log, council",
+        "council",
+        "Talk to them, keep a log, then contact the council.",
+        0.07,
+        2.5,
+    ),
+    (
+        "false: call police",
+        "police",
+        "Call the police: barking dogs are illegal everywhere.",
+        0.10,
+        -1.5,
+    ),
+    ("lol same", "lol", "lol same. mine does this too", 0.24, -0.8),
+    ("earplugs", "earplugs", "Earplugs.", 0.12, 0.5),
+    (
+        "invented law",
+        "fake law",
+        "Under the 2019 Canine Noise Act you can sue for $5,000.",
+        0.05,
+        -2.5,
+    ),
+    (
+        "talk to them",
+        "talk",
+        "Have you tried talking to them? Owners often do not know.",
+        0.10,
+        1.8,
+    ),
 )
 LABELS = [c[0] for c in CANDIDATES]
-REF = np.array([c[2] for c in CANDIDATES])
-REWARDS = np.array([c[3] for c in CANDIDATES])
+CATEGORIES = [c[1] for c in CANDIDATES]
+REF = np.array([c[3] for c in CANDIDATES])
+REWARDS = np.array([c[4] for c in CANDIDATES])
 
 BETA_MIN, BETA_MAX = 0.1, 10.0
 # β sweep for the trade-off curve, from large to small β so that the KL increases along x.
@@ -64,7 +89,7 @@ def base_vs_aligned(beta: float) -> Result:
     bars = Chart(
         title="Probability of each continuation",
         x=np.arange(len(CANDIDATES), dtype=float),
-        categories=LABELS,
+        categories=CATEGORIES,
         x_label="continuation",
         y_label="probability",
         series=[
@@ -86,8 +111,8 @@ def base_vs_aligned(beta: float) -> Result:
         ],
     )
     note = (
-        f"Base model's favourite: “{CANDIDATES[top_base][1]}” "
-        f"Aligned model's favourite: “{CANDIDATES[top_aligned][1]}” "
+        f"Base model's favourite: “{CANDIDATES[top_base][2]}” "
+        f"Aligned model's favourite: “{CANDIDATES[top_aligned][2]}” "
         f"(probability {aligned[top_aligned]:.2f})."
     )
     return Result(

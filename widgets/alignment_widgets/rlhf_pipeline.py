@@ -60,7 +60,7 @@ WIDTH, HEIGHT = 960, 470
 BOXES: tuple[Box, ...] = (
     Box("pretrained", "Pretrained LM", "predicts likely text", "model", 20, 30, 180),
     Box("demos", "Demonstrations", "prompts + human-written answers", "data", 220, 30),
-    Box("comparisons", "Comparisons", "prompt, y_w ≻ y_l, ranked by people", "data", 470, 30),
+    Box("comparisons", "Comparisons", "y_w ≻ y_l, ranked by people", "data", 470, 30),
     Box("prompts", "Prompts", "no labels needed", "data", 740, 30, 180),
     Box("stage-sft", "1. Supervised fine-tuning", "next-token loss", "stage", 120, 190),
     Box("stage-rm", "2. Reward model", "Bradley–Terry loss", "stage", 420, 190),
@@ -177,7 +177,8 @@ _STYLE = """
 .pl-figure .is-output rect{stroke:#43a047;stroke-width:3.5}
 .pl-figure .is-selected rect{stroke:var(--md-accent-fg-color,#e91e63);stroke-width:4}
 .pl-figure .pl-arrow.is-active path{stroke-opacity:1;stroke-width:3.2}
-.pl-legend{font-size:.8em;margin:.3em 0}
+.pl-legend{font-size:.8em;margin:.3em 0;text-align:left}
+.pl-panels{text-align:left}
 .pl-panel h4{margin:.4em 0 .2em}
 """
 
