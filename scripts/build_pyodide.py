@@ -76,6 +76,16 @@ CORE_FILES = (
     "pyodide.asm.wasm",
     "python_stdlib.zip",
 )
+#: sha256 of the 0.27.7 release files (npm package; the PyPI carrier's copies agree): a
+#: tampered or mismatched node_modules is refused like a tampered wheel.
+CORE_SHA256 = {
+    "pyodide.js": "b4cb23a53aba19c221659b9fb40a2f18281d685691dc06647fb0afd0681baf98",
+    "pyodide.mjs": "04c052c815abb0bf2981fa38c2dfa58e3120ee5288c956df2b2a15e301782c5f",
+    "pyodide.asm.js": "6b4c90de5b7172873f04f21884d0e9d2274e305fe32116558fe3e4fbe3618d51",
+    "pyodide.asm.wasm": "a50dd1843f805a0b7c45b61037ee0d7b26dfe85efe0e18ef95a34ad24e401f5f",
+    "python_stdlib.zip": "16611534726e5d8ac2bd8f926410b2dcb8d6f49aa24913463533b457a2115c16",
+    "pyodide-lock.json": "9c45b916001a750f4102fc287494f3eab215909c7535c626a20db80fd6333e2c",
+}
 #: the packages of the official lock the site loads (their dependencies follow).
 SITE_PACKAGES = ("numpy",)
 #: fixed timestamp for reproducible wheels (the zip format's earliest date).
@@ -128,6 +138,14 @@ def read_official_lock(npm_dir: Path) -> dict:
             f"{npm_dir} lacks {', '.join(missing)}; "
             "reinstall it with `npm ci --no-audit --no-fund`."
         )
+    for name, expected in CORE_SHA256.items():
+        got = sha256_file(npm_dir / name)
+        if got != expected:
+            raise BuildError(
+                f"sha256 mismatch for {npm_dir / name}:\n  expected {expected} "
+                f"(Pyodide {PYODIDE_VERSION} release)\n  got      {got}\n"
+                "Refusing to use it; reinstall with `rm -rf node_modules && npm ci`."
+            )
     lock = json.loads((npm_dir / "pyodide-lock.json").read_text())
     lock_version = lock.get("info", {}).get("version")
     if lock_version != PYODIDE_VERSION:

@@ -170,3 +170,17 @@ def test_a_dependency_the_site_lacks_is_a_clear_error(build_pyodide: ModuleType,
     assert lock["info"]["version"] == "0.27.7"
     assert lock["packages"]["demo-pkg"]["depends"] == ["numpy"]
     assert lock["packages"]["demo-pkg"]["file_name"] == ok.name
+
+
+def test_refuses_a_core_file_that_is_not_the_release(build_pyodide: ModuleType,
+                                                     tmp_path: Path) -> None:
+    npm = build_pyodide.ROOT / "node_modules" / "pyodide"
+    fake = tmp_path / "pyodide"
+    fake.mkdir()
+    for entry in npm.iterdir():
+        (fake / entry.name).symlink_to(entry)
+    (fake / "pyodide.mjs").unlink()
+    (fake / "pyodide.mjs").write_bytes((npm / "pyodide.mjs").read_bytes() + b"\n// changed\n")
+    with pytest.raises(build_pyodide.BuildError, match=r"sha256 mismatch for .*pyodide\.mjs"):
+        build_pyodide.read_official_lock(fake)
+    assert build_pyodide.read_official_lock(npm)["info"]["version"] == "0.27.7"
