@@ -37,7 +37,6 @@ import mimetypes
 import os
 import re
 import shutil
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -421,11 +420,6 @@ def on_post_build(config: Any) -> None:
     version = digest.hexdigest()[:16]
     (site / "sw.js").write_text(template.replace("__AM_CACHE_VERSION__", version))
     (site / "widgets" / "version.json").write_text(json.dumps({"cache": version}))
-
-
-def page_widgets(html_text: str) -> Sequence[str]:
-    """The widget names on a built page (used by tests)."""
-    return re.findall(r'data-widget="([^"]+)"', html_text)
 
 
 __all__ = ["format_value", "on_page_content", "on_page_markdown", "render_svg", "render_widget"]

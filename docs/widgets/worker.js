@@ -41,14 +41,40 @@ def _am_snippet(code, key):
     return json.dumps({"ok": ok, "output": out.getvalue()})
 `;
 
+// Pyodide 0.27 only logs a failed WebAssembly instantiation ("wasm instantiation failed!")
+// and then never settles; turn that log line into a rejection so the page can say so.
+const wasmFailed = new Promise((_, reject) => {
+  const warn = console.warn.bind(console);
+  console.warn = (...args) => {
+    if (String(args[0]).includes("wasm instantiation failed")) {
+      reject(new Error("its WebAssembly runtime (pyodide.asm.wasm) could not be loaded"));
+    }
+    warn(...args);
+  };
+});
+
+// A file Pyodide could not fetch also leaves a promise rejected inside Pyodide itself;
+// report it through the boot result, not as an uncaught error of the page.
+let settled = false;
+const unhandled = new Promise((_, reject) => {
+  self.addEventListener("unhandledrejection", (event) => {
+    event.preventDefault();
+    if (!settled) reject(new Error(String(event.reason && event.reason.message || event.reason)));
+  });
+});
+
 async function boot() {
   const failures = [];
-  const pyodide = await loadPyodide({
-    indexURL: INDEX_URL,
-    lockFileURL: INDEX_URL + "pyodide-lock.json",
-    stdout: () => {},
-    stderr: (line) => failures.push(line),
-  });
+  const pyodide = await Promise.race([
+    loadPyodide({
+      indexURL: INDEX_URL,
+      lockFileURL: INDEX_URL + "pyodide-lock.json",
+      stdout: () => {},
+      stderr: (line) => failures.push(line),
+    }),
+    wasmFailed,
+    unhandled,
+  ]);
   await pyodide.loadPackage(PACKAGES, {
     messageCallback: () => {},
     errorCallback: (message) => failures.push(message),
@@ -68,6 +94,7 @@ async function boot() {
 }
 
 const booted = boot();
+booted.finally(() => { settled = true; }).catch(() => {});
 booted.then(
   () => postMessage({ type: "boot", ok: true }),
   (error) => postMessage({ type: "boot", ok: false, error: String(error && error.message || error) }),
