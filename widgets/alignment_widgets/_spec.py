@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal, Union
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 
@@ -143,7 +143,7 @@ class Choice:
         return str(value)
 
 
-Control = Union[Slider, Toggle, Choice]
+Control = Slider | Toggle | Choice
 
 
 # --------------------------------------------------------------------------- results
