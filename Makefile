@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup serve site test lint typecheck unit clean pyodide
+.PHONY: setup serve site test lint typecheck unit browser chromium clean pyodide
 
 $(STAMP): pyproject.toml widgets/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -34,11 +34,24 @@ typecheck: setup
 	$(VENV)/bin/mypy src/alignment_math
 
 unit: setup pyodide
-	$(PY) -m pytest
+	$(PY) -m pytest --ignore=tests/browser
 
-test: lint typecheck unit
+# Headless Chromium for the browser tests: Debian's package (Playwright cannot download one here).
+chromium:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	fi
 
-site: setup
+# Every widget on every built page, in headless Chromium, against CPython.
+browser: site chromium
+	ALIGNMENT_BROWSER=1 $(PY) -m pytest tests/browser
+
+test: lint typecheck unit browser
+
+# The site: self-hosted Pyodide + our wheels, then MkDocs (strict).
+site: setup pyodide
 	$(VENV)/bin/mkdocs build --strict
 
 serve: site
