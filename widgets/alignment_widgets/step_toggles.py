@@ -90,12 +90,10 @@ def step_toggles(
         "PRM score of each step, and the two chain scores",
         np.arange(N_STEPS + 2, dtype=float),
         [
-            Series(
-                "score",
-                np.concatenate([step_scores, [prm, orm]]),
-                "bar",
-                "blue",
-            )
+            Series("step score (PRM)", np.concatenate([step_scores, [np.nan, np.nan]]), "bar",
+                   "blue"),
+            Series("chain score", np.concatenate([np.full(N_STEPS, np.nan), [prm, orm]]), "bar",
+                   "orange"),
         ],
         x_label="step / chain score",
         y_label="score (probability the verifier judges it right)",
