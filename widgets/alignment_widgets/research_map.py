@@ -193,15 +193,19 @@ def static_html() -> str:
         "Hover over or focus a direction to read its summary here.</p>"
     )
     parts.append("<figcaption>Open research directions and how they connect.</figcaption>")
-    parts.append('<dl class="rm-list">')
+    parts.append(
+        '<details class="rm-details" style="text-align: left">'
+        "<summary>Every direction as text: summary, source and connections</summary>"
+        '<dl class="rm-list">'
+    )
     for node_id, label, summary, source in NODES:
         linked = ", ".join(_LABELS[n] for n in neighbours(node_id))
         parts.append(
-            f'<dt id="rm-{node_id}">{escape(label)}</dt>'
+            f'<dt id="rm-{node_id}"><strong>{escape(label)}</strong></dt>'
             f"<dd>{escape(summary)} <em>({escape(source)})</em> "
             f"Connects to: {escape(linked)}.</dd>"
         )
-    parts.append("</dl></figure>")
+    parts.append("</dl></details></figure>")
     return "".join(parts)
 
 
