@@ -60,6 +60,25 @@ def test_defaults_give_json_with_every_readout(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", COMPUTED)
+def test_every_control_extreme_runs_cleanly(name: str) -> None:
+    """All sliders at their min, then at their max, with every option of every choice and
+    both states of every toggle: no warning (RuntimeWarning is an error here), valid JSON."""
+    w = get(name)
+    sliders = [c for c in w.controls if isinstance(c, Slider)]
+    others = [c for c in w.controls if not isinstance(c, Slider)]
+    for end in ("min", "max"):
+        base = {c.name: getattr(c, end) for c in sliders}
+        variants = [{}]
+        for c in others:
+            options = [v for v, _ in c.options] if isinstance(c, Choice) else [True, False]
+            variants += [{c.name: v} for v in options]
+        for extra in variants:
+            result = w.run({**base, **extra})
+            json.dumps(result, allow_nan=False)
+            assert all(r["text"] for r in result["readouts"].values())
+
+
+@pytest.mark.parametrize("name", COMPUTED)
 def test_compute_time(name: str, record_property: pytest.RecordProperty) -> None:
     """Median time of a slider move: the browser calls this on every one.
 
