@@ -21,6 +21,7 @@ true preference on 2,000 fresh pairs.  All random draws are made once, at import
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 
@@ -77,6 +78,18 @@ def held_out_accuracy(prefer_a: np.ndarray) -> float:
     return float(np.mean((TEST_DIFF @ weights > 0) == TEST_TRUTH))
 
 
+# The human and perfect-label fits do not depend on the AI labeler's controls: cache them,
+# so moving an AI slider costs one fit.
+@lru_cache(maxsize=256)
+def _human_rm(n_pairs: int, human_noise: float) -> float:
+    return 100.0 * held_out_accuracy(labels(n_pairs, 1.0, "random", 0.0, human_noise)["human"])
+
+
+@lru_cache(maxsize=64)
+def _perfect_rm(n_pairs: int) -> float:
+    return 100.0 * held_out_accuracy(labels(n_pairs, 1.0, "random", 0.0, 0.0)["perfect"])
+
+
 @widget(
     "ai-feedback",
     title="AI feedback vs human feedback for a reward model",
@@ -113,7 +126,11 @@ def ai_feedback(
     sets = labels(n_pairs, agreement, errors, position_bias, human_noise)
     truth = sets["perfect"]
     label_acc = {k: 100.0 * float(np.mean(v == truth)) for k, v in sets.items()}
-    rm = {k: 100.0 * held_out_accuracy(v) for k, v in sets.items()}
+    rm = {
+        "ai": 100.0 * held_out_accuracy(sets["ai"]),
+        "human": _human_rm(n_pairs, human_noise),
+        "perfect": _perfect_rm(n_pairs),
+    }
     chart = Chart(
         "Label quality and the reward model it produces",
         np.arange(3, dtype=float),

@@ -19,17 +19,20 @@ D = np.linspace(0.02, 10.0, 250)
 
 
 def n_for_kl(kl: float) -> float:
-    """The n whose best-of-n KL, log n − (n−1)/n, equals ``kl`` (bisection on log n)."""
+    """The n whose best-of-n KL, log n − (n−1)/n, equals ``kl``.
+
+    With L = log n the formula is L − 1 + e^(−L), increasing in L ≥ 0; Newton's method on
+    L from L = kl + 1 (where it overshoots by e^(−L) only) converges in a few steps.
+    """
     if kl <= 0.0:
         return 1.0
-    lo, hi = 0.0, kl + 2.0  # best_of_n_kl(e^(kl+2)) > kl
-    for _ in range(60):
-        mid = 0.5 * (lo + hi)
-        if float(best_of_n_kl(math.exp(mid))) < kl:
-            lo = mid
-        else:
-            hi = mid
-    return math.exp(0.5 * (lo + hi))
+    log_n = kl + 1.0
+    for _ in range(50):
+        excess = log_n - 1.0 + math.exp(-log_n) - kl
+        log_n -= excess / (1.0 - math.exp(-log_n))
+        if abs(excess) < 1e-13:
+            break
+    return math.exp(log_n)
 
 
 def _count(n: float) -> str:

@@ -53,7 +53,7 @@ def student_features(s: np.ndarray, u: np.ndarray, e: np.ndarray, rho: float) ->
 def fit_logistic(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Logistic-regression weights, as a Bradley–Terry fit against a zero alternative."""
     signed = np.where(y[:, None], x, -x)
-    return fit_bradley_terry(signed, np.zeros_like(signed), l2=L2, steps=25).weights
+    return fit_bradley_terry(signed, np.zeros_like(signed), l2=L2, steps=25, tol=1e-6).weights
 
 
 def _features(rho: float, n_train: int) -> tuple[np.ndarray, np.ndarray]:
