@@ -46,6 +46,13 @@ class DPOConfig(BaseConfig):
     lr: float = 5e-4
     """Peak learning rate."""
 
+    def validate(self, n_examples: int | None = None) -> None:
+        super().validate(n_examples)
+        try:  # the loss checks beta, loss_type, label_smoothing and their combination
+            dpo_loss(*torch.zeros(4, 1), self.beta, self.loss_type, self.label_smoothing)
+        except ValueError as e:
+            raise ConfigError(str(e)) from None
+
 
 # ==== ALGO LOGIC ============================================================================
 def dpo_loss(
@@ -66,6 +73,9 @@ def dpo_loss(
         raise ValueError(f"beta must be > 0, got {beta}")
     if not 0 <= label_smoothing < 0.5:
         raise ValueError(f"label_smoothing must be in [0, 0.5), got {label_smoothing}")
+    if label_smoothing and loss_type in ("hinge", "ipo"):
+        raise ValueError(f"label_smoothing applies only to loss_type 'sigmoid' and 'robust', "
+                         f"got label_smoothing={label_smoothing:g} with loss_type={loss_type!r}")
     h = (policy_chosen_logps - policy_rejected_logps) - (ref_chosen_logps - ref_rejected_logps)
     eps = label_smoothing
     if loss_type == "sigmoid":  # DPO Eq. 7; cDPO when eps > 0
@@ -98,11 +108,7 @@ def precompute_logps(model: torch.nn.Module, prompts: list[list[int]], responses
 
 
 def train(cfg: DPOConfig, resume: bool = False) -> dict[str, Any]:
-    if cfg.loss_type not in LOSS_TYPES:
-        raise ConfigError(f"loss_type must be one of {', '.join(LOSS_TYPES)}, got {cfg.loss_type!r}")
-    if cfg.beta <= 0 or not 0 <= cfg.label_smoothing < 0.5:
-        raise ConfigError(f"need beta > 0 and 0 <= label_smoothing < 0.5, got beta={cfg.beta}, "
-                          f"label_smoothing={cfg.label_smoothing}")
+    cfg.validate()
     run = Run(cfg, "dpo", resume)
     task = Task()
     pairs = task.preference_data(cfg.n_pairs, cfg.seed)

@@ -180,7 +180,8 @@ class Run:
             raise ConfigError(f"batch_size={cfg.batch_size} must be divisible by the "
                               f"{self.world} processes")
         torch.manual_seed(cfg.seed)
-        self.gen = torch.Generator().manual_seed(cfg.seed)  # data order and sampling
+        self.gen = torch.Generator().manual_seed(cfg.seed)  # data order (same on all processes)
+        self.sample_gen = torch.Generator().manual_seed(cfg.seed * 1000 + self.rank + 1)  # sampling
         self.out = Path(cfg.out_dir or f"runs/{stage}")
         self.main = self.rank == 0
         self.metrics_file = self.out / "metrics.jsonl"
@@ -280,6 +281,7 @@ class Run:
             return  # FSDP runs save only the final model (full state dict gathered on rank 0)
         if self.main:
             blob = {"step": done, "config": dataclasses.asdict(self.cfg), "gen": self.gen.get_state(),
+                    "sample_gen": self.sample_gen.get_state(),
                     "models": {k: unwrap(m).state_dict() for k, m in models.items()},
                     "optim": opt.state_dict(), "extra": extra}
             tmp = self.ckpt_file.with_suffix(".tmp")
@@ -304,6 +306,7 @@ class Run:
             unwrap(m).load_state_dict(blob["models"][k])
         opt.load_state_dict(blob["optim"])
         self.gen.set_state(blob["gen"])
+        self.sample_gen.set_state(blob["sample_gen"])
         self.start = self.last_good = int(blob["step"])
         if self.main and self.metrics_file.exists():  # drop lines logged after the checkpoint
             lines = self.metrics_file.read_text().splitlines()

@@ -1,0 +1,137 @@
+"""KTO (Ethayarajh et al. 2024): learn from unpaired thumbs-up / thumbs-down examples.
+
+Run: ``alignment-train kto``. Each preference pair of the task is split into a desirable
+(chosen) and an undesirable (rejected) example, shuffled independently. The reference point
+z0 is estimated per batch on *mismatched* prompt/response pairs (x_i with y_{i+1}), as in
+the paper (§4.1), and is not back-propagated.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from .common import (
+    ConfigError,
+    collate,
+    encode_prompt,
+    encode_response,
+    evaluate,
+    sequence_logps,
+    token_logps,
+)
+from .dpo import precompute_logps
+from .engine import BaseConfig, Run, start_model, unwrap
+from .task import Task
+
+
+@dataclass
+class KTOConfig(BaseConfig):
+    init_from: str = "runs/sft"
+    """Stage output to start from; also the frozen reference pi_ref."""
+    beta: float = 0.1
+    """Saturation / KL strength beta (paper: 0.1 near-best)."""
+    desirable_weight: float = 1.0
+    """lambda_D (paper: lambda_D n_D / (lambda_U n_U) in [1, 4/3])."""
+    undesirable_weight: float = 1.0
+    """lambda_U."""
+    n_pairs: int = 4000
+    """Preference pairs to split into 2 * n_pairs unpaired examples."""
+    steps: int = 250
+    """Optimizer steps."""
+    batch_size: int = 64
+    """Unpaired examples per step."""
+    lr: float = 5e-4
+    """Peak learning rate."""
+
+    def validate(self, n_examples: int | None = None) -> None:
+        super().validate(n_examples)
+        if self.beta <= 0 or self.desirable_weight < 0 or self.undesirable_weight < 0:
+            raise ConfigError(f"need beta > 0 and desirable_weight, undesirable_weight >= 0, got "
+                              f"{self.beta}, {self.desirable_weight}, {self.undesirable_weight}")
+
+
+# ==== ALGO LOGIC ============================================================================
+def kto_reference_point(policy_logps: torch.Tensor, ref_logps: torch.Tensor) -> torch.Tensor:
+    """z0 = max(0, mean(log pi - log pi_ref)), detached (a 0-d tensor)."""
+    return (policy_logps - ref_logps).mean().clamp(min=0).detach()
+
+
+def kto_loss(
+    policy_logps: torch.Tensor,
+    ref_logps: torch.Tensor,
+    desirable: torch.Tensor,
+    reference_point: torch.Tensor | float,
+    beta: float = 0.1,
+    desirable_weight: float = 1.0,
+    undesirable_weight: float = 1.0,
+) -> torch.Tensor:
+    """Per-example KTO loss ``(B,)`` (paper Eq. 7); twin of ``alignment_math.kto_loss``.
+
+    r = log pi - log pi_ref;  desirable: lambda_D (1 - sigma(beta (r - z0)));
+    undesirable: lambda_U (1 - sigma(beta (z0 - r))).  Note 1 - sigma(u) = sigma(-u).
+    """
+    if beta <= 0:
+        raise ValueError(f"beta must be > 0, got {beta}")
+    r = policy_logps - ref_logps
+    return torch.where(desirable.bool(),
+                       desirable_weight * torch.sigmoid(-beta * (r - reference_point)),
+                       undesirable_weight * torch.sigmoid(-beta * (reference_point - r)))
+
+
+# ==== PLUMBING ==============================================================================
+def train(cfg: KTOConfig, resume: bool = False) -> dict[str, Any]:
+    cfg.validate()
+    run = Run(cfg, "kto", resume)
+    task = Task()
+    pairs = task.preference_data(cfg.n_pairs, cfg.seed)
+    rows = [(x, c, True) for x, c, _ in pairs] + [(x, r, False) for x, _, r in pairs]
+    cfg.validate(len(rows))
+    model, tok = start_model(cfg.model, cfg.init_from)
+    ref, _ = start_model(cfg.model, cfg.init_from)
+    ref = ref.to(run.device).eval().requires_grad_(False)
+    P = [encode_prompt(tok, x) for x, _, _ in rows]
+    Y = [encode_response(tok, y) for _, y, _ in rows]
+    D = torch.tensor([d for _, _, d in rows])
+    ref_lp = precompute_logps(ref, P, Y, tok.pad_id, False, run.device)  # (N,)
+
+    policy = run.wrap(model)
+    opt = run.optimizer(policy.parameters())
+    extra = run.load_ckpt({"policy": policy}, opt)
+    prompts = task.eval_prompts(cfg.eval_prompts, cfg.seed)
+    before = extra.get("before") or evaluate(ref, ref, tok, task, prompts, cfg.seed + 1)
+
+    policy.train()
+    for step in range(run.start, cfg.steps):
+        idx = run.shard(run.batch_indices(len(rows)))
+        il = idx.tolist()
+        ids, mask = collate([P[i] for i in il], [Y[i] for i in il], tok.pad_id)
+        ids, mask = ids.to(run.device), mask.to(run.device)
+        with run.autocast():
+            logits, _ = policy(ids)  # (B, T, V)
+        logps = sequence_logps(token_logps(logits, ids), mask)  # (B,)
+        # reference point from mismatched pairs (x_i, y_{i+1}), no gradient
+        shifted = il[1:] + il[:1]
+        mids, mmask = collate([P[i] for i in il], [Y[i] for i in shifted], tok.pad_id)
+        mids, mmask = mids.to(run.device), mmask.to(run.device)
+        with torch.no_grad(), run.autocast():
+            mis_pol = sequence_logps(token_logps(unwrap(policy)(mids)[0], mids), mmask)  # (B,)
+            mis_ref = sequence_logps(token_logps(ref(mids)[0], mids), mmask)  # (B,)
+        z0 = kto_reference_point(mis_pol, mis_ref)
+        d = D[idx].to(run.device)
+        rl = ref_lp[idx].to(run.device)
+        loss = kto_loss(logps, rl, d, z0, cfg.beta, cfg.desirable_weight,
+                        cfg.undesirable_weight).mean()
+        run.step(loss, opt, step)
+        r = (cfg.beta * (logps - rl)).detach()
+        run.log(step, {"loss": loss.item(), "reference_point": z0.item(),
+                       "rewards/desirable": r[d].mean().item() if d.any() else 0.0,
+                       "rewards/undesirable": r[~d].mean().item() if (~d).any() else 0.0})
+        run.after_step(step, {"policy": policy}, opt, {"before": before})
+
+    after = evaluate(unwrap(policy), ref, tok, task, prompts, cfg.seed + 1)
+    summary = {"before": before, "after": after, "beta": cfg.beta}
+    run.finish(policy, summary)
+    return summary

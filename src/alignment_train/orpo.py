@@ -1,0 +1,119 @@
+"""ORPO (Hong, Lee & Thorne 2024): SFT and preference learning in one stage, no reference.
+
+Run: ``alignment-train orpo``. Starts from the base model (for the default task: a freshly
+initialised GPT) and trains on preference pairs with NLL on the chosen response plus
+lam * (-log sigma(log odds ratio)). The KL and the "before" numbers are reported against
+the SFT model (``eval_ref``) so the stages can be compared; ORPO itself never uses it.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from .common import (
+    ConfigError,
+    build_model,
+    collate,
+    encode_prompt,
+    encode_response,
+    evaluate,
+    sequence_logps,
+    token_logps,
+)
+from .engine import BaseConfig, Run, load_model, start_model, unwrap
+from .task import Task
+
+
+@dataclass
+class ORPOConfig(BaseConfig):
+    init_from: str = ""
+    """Stage output to start from; empty = the base model (random init for "tiny")."""
+    eval_ref: str = "runs/sft"
+    """SFT output used only to report KL and the SFT baseline (empty = skip)."""
+    lam: float = 0.5
+    """Weight lambda of the odds-ratio term (paper: 0.1-0.25 on 7B models)."""
+    n_pairs: int = 4000
+    """Preference pairs."""
+    steps: int = 500
+    """Optimizer steps."""
+    batch_size: int = 64
+    """Pairs per step."""
+    lr: float = 2e-3
+    """Peak learning rate."""
+
+    def validate(self, n_examples: int | None = None) -> None:
+        super().validate(n_examples)
+        if self.lam < 0:
+            raise ConfigError(f"lam must be >= 0, got {self.lam}")
+
+
+# ==== ALGO LOGIC ============================================================================
+def orpo_log_odds_ratio(chosen_avg_logps: torch.Tensor, rejected_avg_logps: torch.Tensor) -> torch.Tensor:
+    """log odds(y_w) - log odds(y_l), odds = p / (1 - p), p = exp(avg logp) (ORPO Eq. 5).
+
+    log odds = logp - log(1 - exp(logp)), with log(1 - e^x) = log(-expm1(x)) for x < 0.
+    """
+    def log_odds(lp: torch.Tensor) -> torch.Tensor:
+        return lp - torch.log(-torch.expm1(lp))
+
+    return log_odds(chosen_avg_logps) - log_odds(rejected_avg_logps)
+
+
+def orpo_loss(chosen_nll: torch.Tensor, chosen_avg_logps: torch.Tensor,
+              rejected_avg_logps: torch.Tensor, lam: float = 0.1) -> torch.Tensor:
+    """nll + lam * (-log sigma(log odds ratio)) per pair ``(B,)`` (ORPO Eqs. 6-7)."""
+    if lam < 0:
+        raise ValueError(f"lam must be >= 0, got {lam}")
+    return chosen_nll - lam * F.logsigmoid(orpo_log_odds_ratio(chosen_avg_logps, rejected_avg_logps))
+
+
+# ==== PLUMBING ==============================================================================
+def train(cfg: ORPOConfig, resume: bool = False) -> dict[str, Any]:
+    cfg.validate()
+    run = Run(cfg, "orpo", resume)
+    task = Task()
+    pairs = task.preference_data(cfg.n_pairs, cfg.seed)
+    cfg.validate(len(pairs))
+    model, tok = start_model(cfg.model, cfg.init_from) if cfg.init_from else build_model(cfg.model)
+    P = [encode_prompt(tok, x) for x, _, _ in pairs]
+    C = [encode_response(tok, c) for _, c, _ in pairs]
+    R = [encode_response(tok, r) for _, _, r in pairs]
+    ref = (load_model(cfg.eval_ref)[0] if cfg.eval_ref else copy.deepcopy(model)).to(run.device).eval()
+    prompts = task.eval_prompts(cfg.eval_prompts, cfg.seed)
+    base = evaluate(model.to(run.device), ref, tok, task, prompts, cfg.seed + 1)
+
+    policy = run.wrap(model)
+    opt = run.optimizer(policy.parameters())
+    extra = run.load_ckpt({"policy": policy}, opt)
+    before = extra.get("before") or evaluate(ref, ref, tok, task, prompts, cfg.seed + 1)
+
+    policy.train()
+    for step in range(run.start, cfg.steps):
+        idx = run.shard(run.batch_indices(len(pairs)))
+        b, il = len(idx), idx.tolist()
+        ids, mask = collate([P[i] for i in il] * 2, [C[i] for i in il] + [R[i] for i in il],
+                            tok.pad_id)  # rows [0, b) chosen, [b, 2b) rejected
+        ids, mask = ids.to(run.device), mask.to(run.device)
+        with run.autocast():
+            logits, _ = policy(ids)  # (2b, T, V)
+        avg = sequence_logps(token_logps(logits, ids), mask, average=True)  # (2b,)
+        avg = avg.clamp(max=-1e-6)  # log odds needs p < 1
+        chosen, rejected = avg[:b], avg[b:]
+        loss = orpo_loss(-chosen, chosen, rejected, cfg.lam).mean()
+        run.step(loss, opt, step)
+        ratio = orpo_log_odds_ratio(chosen, rejected).detach()
+        run.log(step, {"loss": loss.item(), "nll": -chosen.mean().item(),
+                       "log_odds_ratio": ratio.mean().item(),
+                       "accuracy": (ratio > 0).float().mean().item()})
+        run.after_step(step, {"policy": policy}, opt, {"before": before})
+
+    after = evaluate(unwrap(policy), ref, tok, task, prompts, cfg.seed + 1)
+    summary = {"before": before, "base_model": base, "after": after, "lam": cfg.lam,
+               "kl_reference": cfg.eval_ref or "initial model"}
+    run.finish(policy, summary)
+    return summary

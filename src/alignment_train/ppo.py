@@ -1,0 +1,221 @@
+"""Stage 3 of RLHF: PPO against the reward model with a per-token KL penalty to pi_ref.
+
+Run: ``alignment-train ppo [--set kl_coef=0.02]``. One iteration = sample a batch of
+responses, score them, turn scores into per-token rewards (KL penalty on every token, the
+score on the last), estimate advantages with GAE from a critic, then several epochs of
+clipped policy and value updates on minibatches (Schulman et al. 2017; Ziegler et al. 2019;
+Ouyang et al. 2022). ``reward_from = "true"`` optimises the task's true reward instead
+(PPO-GT, an upper reference).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from .common import ConfigError, collate, encode_prompt, evaluate, generate, response_logps
+from .engine import BaseConfig, Run, load_model, start_model, unwrap
+from .model import ScalarModel
+from .reward_model import reward_scores
+from .task import Task
+
+
+@dataclass
+class PPOConfig(BaseConfig):
+    init_from: str = "runs/sft"
+    """Stage output to start the policy from; also the frozen reference pi_ref."""
+    reward_from: str = "runs/rm"
+    """Reward-model output folder, or "true" to optimise the task's true reward (PPO-GT)."""
+    kl_coef: float = 0.05
+    """KL penalty beta per token (InstructGPT 0.02; Ziegler et al. 0.03-0.15)."""
+    clip_eps: float = 0.2
+    """Policy ratio clip epsilon (typical 0.1-0.3)."""
+    vf_clip: float = 0.2
+    """Value clip range around the rollout's values."""
+    vf_coef: float = 0.5
+    """Weight of the value loss."""
+    gamma: float = 1.0
+    """Discount (1 in RLHF)."""
+    lam: float = 0.95
+    """GAE lambda."""
+    ppo_epochs: int = 4
+    """Passes over each rollout batch."""
+    minibatches: int = 4
+    """Minibatches per epoch (each one optimizer step)."""
+    n_prompts: int = 4000
+    """Training prompt pool."""
+    steps: int = 60
+    """PPO iterations (each: one rollout batch, ppo_epochs * minibatches optimizer steps)."""
+    batch_size: int = 64
+    """Rollouts (prompts) per iteration."""
+    lr: float = 2e-4
+    """Peak learning rate (policy and critic)."""
+    log_every: int = 5
+    """Write a metrics line every this many iterations."""
+    ckpt_every: int = 20
+    """Checkpoint every this many iterations."""
+
+    def validate(self, n_examples: int | None = None) -> None:
+        super().validate(n_examples)
+        if self.kl_coef < 0 or self.clip_eps <= 0 or self.ppo_epochs < 1 or self.minibatches < 1:
+            raise ConfigError(f"need kl_coef >= 0, clip_eps > 0, ppo_epochs >= 1, minibatches >= 1; "
+                              f"got {self.kl_coef}, {self.clip_eps}, {self.ppo_epochs}, "
+                              f"{self.minibatches}")
+        if not 0 <= self.gamma <= 1 or not 0 <= self.lam <= 1:
+            raise ConfigError(f"gamma and lam must be in [0, 1], got {self.gamma}, {self.lam}")
+
+
+# ==== ALGO LOGIC ============================================================================
+def ppo_clip_objective(ratio: torch.Tensor, advantages: torch.Tensor, clip_eps: float = 0.2) -> torch.Tensor:
+    """min(r A, clip(r, 1-eps, 1+eps) A), to maximise (PPO Eq. 7); twin of alignment_math's."""
+    if clip_eps <= 0:
+        raise ValueError(f"clip_eps must be > 0, got {clip_eps}")
+    return torch.minimum(ratio * advantages, ratio.clamp(1 - clip_eps, 1 + clip_eps) * advantages)
+
+
+def gae(rewards: torch.Tensor, values: torch.Tensor, gamma: float = 1.0,
+        lam: float = 0.95) -> tuple[torch.Tensor, torch.Tensor]:
+    """(advantages, returns) over the last axis; V after the last token is 0.
+
+    delta_t = r_t + gamma V_{t+1} - V_t;  A_t = delta_t + gamma lam A_{t+1}.
+    With right padding, zero rewards and values on pads make this exact per response.
+    """
+    adv = torch.zeros_like(rewards)
+    running = torch.zeros_like(rewards[..., 0])
+    next_value = torch.zeros_like(rewards[..., 0])
+    for t in range(rewards.shape[-1] - 1, -1, -1):
+        delta = rewards[..., t] + gamma * next_value - values[..., t]
+        running = delta + gamma * lam * running
+        adv[..., t] = running
+        next_value = values[..., t]
+    return adv, adv + values
+
+
+def kl_penalized_rewards(scores: torch.Tensor, logprobs: torch.Tensor, ref_logprobs: torch.Tensor,
+                         kl_coef: float, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Per-token rewards -kl_coef (log pi - log pi_ref), plus the score on the last token.
+
+    ``logprobs (B, T)``; ``scores (B,)``. With ``mask (B, T)`` the score goes on each row's
+    last masked-in token and pads get 0 (without it: the last column, like the twin).
+    """
+    rewards = -kl_coef * (logprobs - ref_logprobs)  # (B, T)
+    if mask is None:
+        last = torch.full(scores.shape, rewards.shape[-1] - 1, device=rewards.device)
+    else:
+        rewards = rewards * mask
+        last = (mask * torch.arange(mask.shape[-1], device=mask.device)).argmax(-1)
+    return rewards.scatter_add(-1, last[..., None].long(), scores[..., None].to(rewards.dtype))
+
+
+def kl_estimators(logprobs: torch.Tensor,
+                  ref_logprobs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(k1, k2, k3) per sample of KL(pi || pi_ref) from y ~ pi (Schulman 2020)."""
+    log_rho = ref_logprobs - logprobs
+    return -log_rho, 0.5 * log_rho**2, torch.expm1(log_rho) - log_rho
+
+
+def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    return (x * mask).sum() / mask.sum().clamp(min=1)
+
+
+def whiten(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    mean = masked_mean(x, mask)
+    var = masked_mean((x - mean) ** 2, mask)
+    return (x - mean) * torch.rsqrt(var + 1e-8) * mask
+
+
+def critic_values(critic: torch.nn.Module, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """V(s_t) aligned with token t, i.e. read at position t-1 (the prefix before it): (B, T)."""
+    return F.pad(critic(ids)[:, :-1], (1, 0)) * mask  # (B, T)
+
+
+# ==== PLUMBING ==============================================================================
+def train(cfg: PPOConfig, resume: bool = False) -> dict[str, Any]:
+    cfg.validate()
+    run = Run(cfg, "ppo", resume)
+    if (cfg.batch_size // run.world) % cfg.minibatches:
+        raise ConfigError(f"batch_size per process ({cfg.batch_size // run.world}) must be "
+                          f"divisible by minibatches={cfg.minibatches}")
+    task = Task()
+    pool = task.sft_data(cfg.n_prompts, cfg.seed + 7)  # prompts only; demonstrations unused
+    cfg.validate(len(pool))
+    model, tok = start_model(cfg.model, cfg.init_from)
+    ref, _ = start_model(cfg.model, cfg.init_from)
+    ref = ref.to(run.device).eval().requires_grad_(False)
+    true_reward = cfg.reward_from == "true"
+    if true_reward:  # PPO-GT: critic starts from the SFT trunk
+        critic_model: torch.nn.Module = ScalarModel(start_model(cfg.model, cfg.init_from)[0])
+        rm = None
+    else:  # InstructGPT: critic initialised from the reward model
+        critic_model = load_model(cfg.reward_from)[0]
+        rm = load_model(cfg.reward_from)[0].to(run.device).eval().requires_grad_(False)
+    policy, critic = run.wrap(model), run.wrap(critic_model)
+    opt = run.optimizer([*policy.parameters(), *critic.parameters()])
+    extra = run.load_ckpt({"policy": policy, "critic": critic}, opt)
+    prompts = task.eval_prompts(cfg.eval_prompts, cfg.seed)
+    before = extra.get("before") or evaluate(ref, ref, tok, task, prompts, cfg.seed + 1)
+    mb = cfg.batch_size // run.world // cfg.minibatches
+
+    for it in range(run.start, cfg.steps):
+        # ---- rollout: sample, score, per-token rewards, GAE (no gradients) ----
+        idx = run.shard(run.batch_indices(len(pool))).tolist()
+        enc = [encode_prompt(tok, pool[i][0]) for i in idx]
+        policy.eval()
+        responses = generate(unwrap(policy), enc, task.max_new_tokens, tok.eos_id, tok.pad_id,
+                             run.sample_gen)
+        ids, mask = collate(enc, responses, tok.pad_id)
+        ids, mask = ids.to(run.device), mask.to(run.device)
+        texts = [tok.decode(r) for r in responses]
+        truth = torch.tensor([task.true_reward(pool[i][0], t) for i, t in zip(idx, texts, strict=True)])
+        with torch.no_grad(), run.autocast():
+            old_lp = response_logps(unwrap(policy), ids, mask)  # (B, T)
+            ref_lp = response_logps(ref, ids, mask)  # (B, T)
+            values = critic_values(unwrap(critic), ids, mask).float()  # (B, T)
+            scores = truth.to(run.device) if rm is None else reward_scores(rm, ids, mask).float()
+        rewards = kl_penalized_rewards(scores, old_lp, ref_lp, cfg.kl_coef, mask)  # (B, T)
+        adv, returns = gae(rewards, values, cfg.gamma, cfg.lam)  # (B, T)
+        adv = whiten(adv, mask)
+
+        # ---- several epochs of clipped policy + value updates on minibatches ----
+        policy.train()
+        critic.train()
+        stats: dict[str, list[float]] = {"pg_loss": [], "vf_loss": [], "clipfrac": [], "approx_kl": []}
+        for epoch in range(cfg.ppo_epochs):
+            perm = torch.randperm(len(idx), generator=run.gen)
+            for k in range(cfg.minibatches):
+                j = perm[k * mb : (k + 1) * mb].to(run.device)
+                m = mask[j]
+                with run.autocast():
+                    new_lp = response_logps(policy, ids[j], m)  # (b, T)
+                    v = critic_values(critic, ids[j], m).float()  # (b, T)
+                log_ratio = (new_lp - old_lp[j]) * m
+                ratio = torch.exp(log_ratio)
+                pg_loss = -masked_mean(ppo_clip_objective(ratio, adv[j], cfg.clip_eps), m)
+                v_clip = values[j] + (v - values[j]).clamp(-cfg.vf_clip, cfg.vf_clip)
+                vf_loss = 0.5 * masked_mean(torch.maximum((v - returns[j]) ** 2,
+                                                          (v_clip - returns[j]) ** 2), m)
+                loss = pg_loss + cfg.vf_coef * vf_loss
+                run.step(loss, opt, (it * cfg.ppo_epochs + epoch) * cfg.minibatches + k)
+                stats["pg_loss"].append(pg_loss.item())
+                stats["vf_loss"].append(vf_loss.item())
+                stats["clipfrac"].append(masked_mean(((ratio - 1).abs() > cfg.clip_eps).float(), m).item())
+                stats["approx_kl"].append(masked_mean((ratio - 1) - log_ratio, m).item())  # k3, new vs old
+
+        k1, _, k3 = kl_estimators(old_lp, ref_lp)
+        resid = masked_mean((returns - values - masked_mean(returns - values, mask)) ** 2, mask)
+        ret_var = masked_mean((returns - masked_mean(returns, mask)) ** 2, mask)
+        run.log(it, {
+            "score": scores.mean().item(), "true_reward": truth.mean().item(),
+            "kl": (k1 * mask).sum(-1).mean().item(), "kl_k3": (k3 * mask).sum(-1).mean().item(),
+            "length": mask.sum(-1).mean().item() - 1,
+            "explained_variance": (1 - resid / ret_var.clamp(min=1e-8)).item(),
+            **{k: sum(v) / len(v) for k, v in stats.items()}})
+        run.after_step(it, {"policy": policy, "critic": critic}, opt, {"before": before})
+
+    after = evaluate(unwrap(policy), ref, tok, task, prompts, cfg.seed + 1)
+    summary = {"before": before, "after": after, "kl_coef": cfg.kl_coef, "reward": cfg.reward_from}
+    run.finish(policy, summary)
+    return summary
