@@ -37,6 +37,7 @@ import mimetypes
 import os
 import re
 import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -356,7 +357,65 @@ def on_page_content(html_text: str, page: Any, config: Any, files: Any) -> str:
             _cache[key] = render_widget(_registry()[name], uid)
         return _cache[key]
 
-    return SLOT.sub(replace, html_text)
+    return render_math(SLOT.sub(replace, html_text), page.file.src_uri)
+
+
+# --------------------------------------------------------------------------- math at build time
+
+ARITHMATEX = re.compile(
+    r'<(span|div) class="arithmatex">(.*?)</\1>', re.S
+)
+_katex: dict[str, Any] = {"proc": None, "cache": {}}
+
+
+def _katex_render(tex: str, display: bool, where: str) -> str:
+    """TeX -> HTML with the KaTeX of node_modules, in one long-lived node process."""
+    key = f"{int(display)}{tex}"
+    cache = _katex["cache"]
+    if key in cache:
+        return cache[key]
+    proc = _katex["proc"]
+    if proc is None or proc.poll() is not None:
+        node = shutil.which("node")
+        if node is None:
+            raise PluginError("node is needed to render the math at build time (apt-get install nodejs)")
+        proc = subprocess.Popen(
+            [node, str(Path(__file__).with_name("katex_render.cjs"))],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, encoding="utf-8",
+        )
+        _katex["proc"] = proc
+    assert proc.stdin is not None and proc.stdout is not None
+    proc.stdin.write(json.dumps({"tex": tex, "display": display}) + "\n")
+    proc.stdin.flush()
+    reply = json.loads(proc.stdout.readline() or '{"error": "the KaTeX process stopped"}')
+    if "error" in reply:
+        raise PluginError(f"{where}: KaTeX cannot render {tex!r}: {reply['error']}")
+    cache[key] = reply["html"]
+    return cache[key]
+
+
+def render_math(html_text: str, where: str) -> str:
+    """Replace pymdownx.arithmatex's TeX (generic mode) by KaTeX HTML + MathML."""
+
+    def replace(match: re.Match[str]) -> str:
+        tag, body = match.group(1), html.unescape(match.group(2)).strip()
+        display = tag == "div"
+        if body.startswith("\\(") and body.endswith("\\)"):
+            body, display = body[2:-2], False
+        elif body.startswith("\\[") and body.endswith("\\]"):
+            body, display = body[2:-2], True
+        rendered = _katex_render(body.strip(), display, where)
+        return f'<{tag} class="arithmatex">{rendered}</{tag}>'
+
+    return ARITHMATEX.sub(replace, html_text)
+
+
+def on_shutdown() -> None:
+    proc = _katex["proc"]
+    if proc is not None and proc.poll() is None:
+        proc.stdin.close()
+        proc.wait(timeout=10)
+    _katex["proc"] = None
 
 
 def _copy(src: Path, dest: Path) -> None:

@@ -27,9 +27,26 @@ let booted = null; // Promise<void>: resolves when Python is ready, rejects with
 const pending = new Map();
 let nextId = 1;
 
+// A version-keyed service worker keeps Pyodide and the vendored files for repeat visits
+// (docs/widgets/sw.js).  On a first visit the Python worker waits (briefly) until the
+// service worker controls the page, so that Pyodide's files pass through it into its cache.
+let serviceWorker = null;
+
+function serviceWorkerReady() {
+  if (serviceWorker) return serviceWorker;
+  const sw = navigator.serviceWorker;
+  if (!sw || location.protocol === "file:") return (serviceWorker = Promise.resolve());
+  const registered = sw.register(new URL("../sw.js", HERE)).catch(() => null);
+  if (sw.controller) return (serviceWorker = Promise.resolve());
+  const controlled = registered.then((registration) =>
+    registration && new Promise((resolve) => sw.addEventListener("controllerchange", resolve, { once: true })));
+  const patience = new Promise((resolve) => setTimeout(resolve, 3000));
+  return (serviceWorker = Promise.race([controlled, patience]));
+}
+
 function startWorker() {
   if (booted) return booted;
-  booted = new Promise((resolve, reject) => {
+  booted = serviceWorkerReady().then(() => new Promise((resolve, reject) => {
     const fail = (message) => {
       reject(new Error(message));
       for (const { reject: r } of pending.values()) r(new Error(message));
@@ -60,7 +77,7 @@ function startWorker() {
       clearTimeout(timer);
       fail(`the Python worker failed to load${event.message ? ` (${event.message})` : ""}`);
     };
-  });
+  }));
   booted.catch(() => {});
   return booted;
 }
@@ -404,10 +421,7 @@ new MutationObserver(() => {
   for (const w of live) if (w.root.isConnected) w.redraw();
 }).observe(document.body, { attributes: true, attributeFilter: ["data-md-color-scheme"] });
 
-// A version-keyed service worker keeps Pyodide and the vendored files for repeat visits.
-if ("serviceWorker" in navigator && location.protocol !== "file:") {
-  navigator.serviceWorker.register(new URL("../sw.js", HERE)).catch(() => {});
-}
+serviceWorkerReady();
 
 if (window.document$ && typeof window.document$.subscribe === "function") {
   window.document$.subscribe(() => mountAll());
