@@ -6,6 +6,7 @@ text claims, fails here.  Each must finish within a minute."""
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from pathlib import Path
@@ -31,8 +32,9 @@ def execute(path: Path) -> tuple[str, float]:
         resources={"metadata": {"path": str(path.parent)}},
     )
     start = time.perf_counter()
-    # Figures render off-screen; MPLBACKEND is read by matplotlib in the kernel.
-    client.execute(env={"MPLBACKEND": "Agg"})
+    # Figures render off-screen; MPLBACKEND is read by matplotlib in the kernel.  The
+    # kernel gets this whole environment (jupyter_client does not merge it with ours).
+    client.execute(env={**os.environ, "MPLBACKEND": "Agg"})
     elapsed = time.perf_counter() - start
     text = []
     for cell in book.cells:
