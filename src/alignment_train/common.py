@@ -156,8 +156,19 @@ def load_hf(path: str) -> tuple[nn.Module, Tokenizer]:
     except ImportError as e:
         raise ConfigError("--model needs `transformers`: pip install 'alignment-math[train]'") from e
     hf = transformers.AutoModelForCausalLM.from_pretrained(path, local_files_only=True)
+    for m in hf.modules():  # dropout off (as TRL does): log-ratios to pi_ref must start at 0
+        if isinstance(m, nn.Dropout):
+            m.p = 0.0
+    names = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "tokenizer.model")
+    if not any(os.path.exists(os.path.join(path, n)) for n in names):
+        raise ConfigError(f"--model {path}: could not load a tokenizer from it (none of "
+                          f"{', '.join(names)} is there)")
     try:
-        hf_tok = transformers.AutoTokenizer.from_pretrained(path, local_files_only=True)
+        tok = HFTokenizer(transformers.AutoTokenizer.from_pretrained(path, local_files_only=True))
     except (OSError, ValueError) as e:
         raise ConfigError(f"--model {path}: could not load a tokenizer from it ({e})") from e
-    return HFCausalLM(hf, path), HFTokenizer(hf_tok)
+    top = max([*tok.encode("abcdefghijklmnop:"), tok.eos_id, tok.pad_id])
+    if top >= hf.get_input_embeddings().num_embeddings:
+        raise ConfigError(f"--model {path}: the tokenizer gives id {top}, beyond the model's "
+                          f"{hf.get_input_embeddings().num_embeddings} embeddings")
+    return HFCausalLM(hf, path), tok
