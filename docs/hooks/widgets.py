@@ -439,7 +439,32 @@ def _pyodide_files() -> list[Path]:
     absent = [w.name for w in wheels if not w.is_file()]
     if absent:
         raise PluginError(f"{PYODIDE_DIR}/pyodide-lock.json lists wheels that are absent: {absent}")
+    _check_fresh(lock)
     return [PYODIDE_DIR / f for f in PYODIDE_FILES] + wheels
+
+
+#: our wheels and the source folders they are built from
+OWN_WHEELS = {"alignment-math": ROOT / "src" / "alignment_math",
+              "alignment-widgets": ROOT / "widgets" / "alignment_widgets"}
+
+
+def _check_fresh(lock: dict[str, Any]) -> None:
+    """Refuse wheels whose Python differs from the working tree: the browser would run old code."""
+    import zipfile
+
+    for name, source in OWN_WHEELS.items():
+        entry = lock["packages"].get(name)
+        if entry is None:
+            raise PluginError(f"{PYODIDE_DIR}/pyodide-lock.json has no package {name!r}; run `make pyodide`")
+        with zipfile.ZipFile(PYODIDE_DIR / entry["file_name"]) as wheel:
+            packed = {n: wheel.read(n) for n in wheel.namelist() if n.endswith(".py")}
+        for path in sorted(source.rglob("*.py")):
+            rel = f"{source.name}/{path.relative_to(source).as_posix()}"
+            if packed.get(rel) != path.read_bytes():
+                raise PluginError(
+                    f"the Pyodide wheel {entry['file_name']} is older than {rel} (the browser would "
+                    "run the old code): rebuild it with `make pyodide`"
+                )
 
 
 def on_config(config: Any) -> Any:

@@ -160,20 +160,35 @@ class Guard:
             self.outside.append(url)
 
 
+    def check(self) -> None:
+        """Fail (once) if anything left 127.0.0.1 or the page threw since the last check."""
+        outside, errors = sorted(set(self.outside)), self.page_errors[:]
+        self.outside.clear()
+        self.page_errors.clear()
+        assert not outside, f"requests left 127.0.0.1: {outside[:10]}"
+        assert not errors, f"uncaught errors in the page: {errors[:5]}"
+
+
+def guarded_context(browser: Any, **options: Any) -> Any:
+    """A browser context whose ``guard`` records outside requests and page errors."""
+    options.setdefault("service_workers", "block")  # lets page.route see every request
+    context = browser.new_context(**options)
+    guard = Guard()
+    context.route("**/*", guard.route)
+    context.on("request", guard.request)
+    context.on("page", lambda page: page.on("pageerror", lambda e: guard.page_errors.append(str(e))))
+    context.guard = guard
+    return context
+
+
 @pytest.fixture
 def new_context(browser: Any) -> Iterator[Any]:
     """Factory for guarded browser contexts; asserts, at teardown, that nothing left 127.0.0.1."""
     contexts: list[tuple[Any, Guard]] = []
 
     def make(**options: Any) -> Any:
-        options.setdefault("service_workers", "block")  # lets page.route see every request
-        context = browser.new_context(**options)
-        guard = Guard()
-        context.route("**/*", guard.route)
-        context.on("request", guard.request)
-        context.on("page", lambda page: page.on("pageerror", lambda e: guard.page_errors.append(str(e))))
-        context.guard = guard
-        contexts.append((context, guard))
+        context = guarded_context(browser, **options)
+        contexts.append((context, context.guard))
         return context
 
     yield make
@@ -183,3 +198,9 @@ def new_context(browser: Any) -> Iterator[Any]:
         context.close()
     assert not outside, f"requests left 127.0.0.1: {sorted(set(outside))[:10]}"
     assert not errors, f"uncaught errors in the page: {errors[:5]}"
+
+
+@pytest.fixture(scope="session")
+def make_context(browser: Any) -> Any:
+    """``make_context(**options)``: a guarded context the caller closes (for shared pages)."""
+    return functools.partial(guarded_context, browser)

@@ -86,6 +86,8 @@ def check_shows_python(page: Any, uid: str, name: str, what: str) -> dict[str, o
     got = page.evaluate(SNAPSHOT, uid)
     assert got["state"] == "ready", f"{name} after {what} with {raw}: {got['state']}: {got['status']}"
     assert got["readouts"] == texts, f"{name} after {what} with {raw}"
+    shown = page.eval_on_selector_all(f"#{uid} .am-chart__live", "els => els.map(e => e.ariaLabel)")
+    assert shown == alts, f"{name} after {what} with {raw}: the charts' text alternatives"
     return raw
 
 
@@ -103,14 +105,59 @@ def wait_settled(page: Any, ids: list[str]) -> None:
     page.wait_for_function(SETTLED, arg=ids, timeout=READY_TIMEOUT_MS)
 
 
+def visit(page: Any, site_url: str, url: str, names: list[str]) -> list[dict[str, str]]:
+    """Open ``url``: the first time by loading it, then by Material's instant navigation
+    (a click on a link), as a reader moves between chapters; the page's one worker
+    keeps running.  Returns the page's widget roots once they are in the DOM."""
+    if page.url.startswith(site_url):
+        page.evaluate(
+            """(href) => {
+              const a = Object.assign(document.createElement("a"), {href});
+              document.querySelector(".md-content").append(a);
+              a.click();
+              a.remove();
+            }""",
+            site_url + url,
+        )
+        page.wait_for_function(
+            """([path, names]) => location.pathname === path && JSON.stringify(
+                 [...document.querySelectorAll("[data-widget]")].map((e) => e.dataset.widget))
+               === JSON.stringify(names)""",
+            arg=[url, names], timeout=READY_TIMEOUT_MS,
+        )
+    else:
+        page.goto(site_url + url)
+    return roots(page)
+
+
+@pytest.fixture(scope="module")
+def live_page(make_context: Any) -> Any:
+    """One page for all live tests: Pyodide boots once, pages follow by instant navigation."""
+    context = make_context()
+    page = context.new_page()
+    page.guard = context.guard
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def blocked_page(make_context: Any) -> Any:
+    """One page whose browser refuses every .wasm file (so Pyodide cannot start)."""
+    context = make_context()
+    context.route(re.compile(r".*\.wasm(\?.*)?$"), lambda route: route.abort())
+    page = context.new_page()
+    page.guard = context.guard
+    yield page
+    context.close()
+
+
 # --------------------------------------------------------------------------- live widgets
 
 
-def test_every_widget_follows_python(new_context: Any, site_url: str, url: str,
+def test_every_widget_follows_python(live_page: Any, site_url: str, url: str,
                                      names: list[str]) -> None:
-    page = new_context().new_page()
-    page.goto(site_url + url)
-    found = roots(page)
+    page = live_page
+    found = visit(page, site_url, url, names)
     assert [r["name"] for r in found] == names
     wait_settled(page, [r["id"] for r in found])
     for r in found:
@@ -155,16 +202,18 @@ def test_every_widget_follows_python(new_context: Any, site_url: str, url: str,
                     page.locator(f"#{cid}-{k}").click()
                     raw = check_shows_python(page, uid, name, f"choosing {c.options[k][0]}")
                     assert raw[c.name] == c.options[k][0]
+    page.guard.check()
 
 
-def test_fast_drags_coalesce_to_the_latest_value(new_context: Any, site_url: str,
+def test_fast_drags_coalesce_to_the_latest_value(live_page: Any, site_url: str,
                                                  pages: list[Any]) -> None:
-    url, root = next(((u, n) for u, ns in pages for n in ns
-                      if alignment_widgets.get(n).compute and any(
-                          c.kind == "slider" for c in alignment_widgets.get(n).controls)), (None, None))
+    url, names, root = next(((u, ns, n) for u, ns in pages for n in ns
+                             if alignment_widgets.get(n).compute and any(
+                                 c.kind == "slider" for c in alignment_widgets.get(n).controls)),
+                            (None, None, None))
     assert url, "no page has a computed widget with a slider"
-    page = new_context().new_page()
-    page.goto(site_url + url)
+    page = live_page
+    visit(page, site_url, url, names)
     uid = page.eval_on_selector(f'[data-widget="{root}"]', "e => e.id")
     wait_settled(page, [uid])
     slider = next(c for c in alignment_widgets.get(root).controls if c.kind == "slider")
@@ -183,15 +232,15 @@ def test_fast_drags_coalesce_to_the_latest_value(new_context: Any, site_url: str
     assert near(raw[slider.name], values[-1], slider.step)
     made = page.evaluate("(id) => document.getElementById(id).amWidget.requests", uid) - sent
     assert made <= 3, f"41 synchronous moves made {made} computations; they should coalesce"
+    page.guard.check()
 
 
-def test_an_exception_in_compute_breaks_only_that_widget(new_context: Any, site_url: str,
+def test_an_exception_in_compute_breaks_only_that_widget(live_page: Any, site_url: str,
                                                         pages: list[Any]) -> None:
-    page = new_context().new_page()
-    url = next((u for u, ns in pages if sum(1 for n in ns if alignment_widgets.get(n).compute) >= 2),
-               pages[0][0])
-    page.goto(site_url + url)
-    found = [r for r in roots(page) if not r["script"]]
+    page = live_page
+    url, names = next(((u, ns) for u, ns in pages
+                       if sum(1 for n in ns if alignment_widgets.get(n).compute) >= 2), pages[0])
+    found = [r for r in visit(page, site_url, url, names) if not r["script"]]
     wait_settled(page, [r["id"] for r in found])
     broken = found[0]["id"]
     # an input the compute function does not accept: Python raises, the widget reports it
@@ -217,6 +266,7 @@ def test_an_exception_in_compute_breaks_only_that_widget(new_context: Any, site_
     first = next(c for c in alignment_widgets.get(found[0]["name"]).controls if c.kind == "slider")
     page.evaluate(SET_VALUE, [f"{broken}-{first.name}", str(grid(first, 0.5))])
     check_shows_python(page, broken, found[0]["name"], "recovering")
+    page.guard.check()
 
 
 # --------------------------------------------------------------------------- without the runtime
@@ -245,13 +295,10 @@ def test_static_figure_without_javascript(new_context: Any, site_url: str, url: 
             assert box and box["width"] > 200 and box["height"] > 100
 
 
-def test_blocked_pyodide_shows_an_error_and_the_page_works(new_context: Any, site_url: str,
+def test_blocked_pyodide_shows_an_error_and_the_page_works(blocked_page: Any, site_url: str,
                                                            url: str, names: list[str]) -> None:
-    context = new_context()
-    context.route(re.compile(r".*\.wasm(\?.*)?$"), lambda route: route.abort())
-    page = context.new_page()
-    page.goto(site_url + url)
-    computed = [r for r in roots(page) if not r["script"]]
+    page = blocked_page
+    computed = [r for r in visit(page, site_url, url, names) if not r["script"]]
     if not computed:
         pytest.skip("only script widgets here (they do not use Pyodide)")
     wait_settled(page, [r["id"] for r in computed])
@@ -265,6 +312,7 @@ def test_blocked_pyodide_shows_an_error_and_the_page_works(new_context: Any, sit
     scheme = page.evaluate("() => document.body.dataset.mdColorScheme")
     page.locator("form[data-md-component=palette] label:visible").first.click()
     page.wait_for_function("(s) => document.body.dataset.mdColorScheme !== s", arg=scheme)
+    page.guard.check()
 
 
 def test_no_page_references_an_outside_resource(site_dir: Any) -> None:
