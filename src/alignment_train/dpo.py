@@ -107,18 +107,24 @@ def precompute_logps(model: torch.nn.Module, prompts: list[list[int]], responses
     return torch.cat(out)
 
 
-def train(cfg: DPOConfig, resume: bool = False) -> dict[str, Any]:
+Tokenized = list[tuple[list[int], list[int], list[int]]]
+
+
+def train(cfg: DPOConfig, resume: bool = False, data: Tokenized | None = None) -> dict[str, Any]:
+    """Train; ``data`` optionally replaces the task's pairs with (prompt, chosen, rejected)
+    token ids, responses ending in EOS (used by scripts/bench_train.py)."""
     cfg.validate()
     run = Run(cfg, "dpo", resume)
     task = Task()
-    pairs = task.preference_data(cfg.n_pairs, cfg.seed)
-    cfg.validate(len(pairs))
     model, tok = start_model(cfg.model, cfg.init_from)
     ref, _ = start_model(cfg.model, cfg.init_from)
     ref = ref.to(run.device).eval().requires_grad_(False)
-    P = [encode_prompt(tok, x) for x, _, _ in pairs]
-    C = [encode_response(tok, c) for _, c, _ in pairs]
-    R = [encode_response(tok, r) for _, _, r in pairs]
+    if data is None:
+        pairs = task.preference_data(cfg.n_pairs, cfg.seed)
+        data = [(encode_prompt(tok, x), encode_response(tok, c), encode_response(tok, r))
+                for x, c, r in pairs]
+    cfg.validate(len(data))
+    P, C, R = ([row[k] for row in data] for k in range(3))
     avg = cfg.loss_type == "ipo"
     ref_c = precompute_logps(ref, P, C, tok.pad_id, avg, run.device)  # (N,)
     ref_r = precompute_logps(ref, P, R, tok.pad_id, avg, run.device)  # (N,)
@@ -131,7 +137,7 @@ def train(cfg: DPOConfig, resume: bool = False) -> dict[str, Any]:
 
     policy.train()
     for step in range(run.start, cfg.steps):
-        idx = run.shard(run.batch_indices(len(pairs)))
+        idx = run.shard(run.batch_indices(len(data)))
         b = len(idx)
         il = idx.tolist()
         # chosen and rejected in one forward pass: rows [0, b) chosen, [b, 2b) rejected
@@ -146,7 +152,9 @@ def train(cfg: DPOConfig, resume: bool = False) -> dict[str, Any]:
         loss = dpo_loss(pc, pr, rc, rr, cfg.beta, cfg.loss_type, cfg.label_smoothing).mean()
         run.step(loss, opt, step)
         chosen, rejected = dpo_rewards(pc, rc, cfg.beta), dpo_rewards(pr, rr, cfg.beta)
-        run.log(step, {"loss": loss.item(), "rewards/margin": (chosen - rejected).mean().item(),
+        n_tok = sum(2 * len(P[i]) + len(C[i]) + len(R[i]) for i in il)  # policy tokens
+        run.log(step, {"loss": loss.item(), "tokens": n_tok,
+                       "rewards/margin": (chosen - rejected).mean().item(),
                        "rewards/accuracy": (chosen > rejected).float().mean().item(),
                        "rewards/chosen": chosen.mean().item(),
                        "rewards/rejected": rejected.mean().item()})

@@ -187,7 +187,8 @@ class Run:
         self.metrics_file = self.out / "metrics.jsonl"
         self.ckpt_file = self.out / "ckpt.pt"
         self.last_good: int | None = None
-        self._t0 = time.time()
+        self._t0 = self._t_log = time.time()
+        self._step_log = 0
         if self.main:
             self.out.mkdir(parents=True, exist_ok=True)
             if not resume and self.metrics_file.exists():
@@ -253,7 +254,11 @@ class Run:
     def log(self, step: int, metrics: dict[str, float], force: bool = False) -> None:
         if not (force or (step + 1) % self.cfg.log_every == 0 or step + 1 == self.cfg.steps):
             return
+        now = time.time()
+        ms = 1000 * (now - self._t_log) / max(1, step + 1 - self._step_log)
+        self._t_log, self._step_log = now, step + 1
         metrics = {k: self.mean(torch.tensor(float(v))) for k, v in metrics.items()}
+        metrics["ms_per_step"] = ms
         if self.main:
             with open(self.metrics_file, "a") as fh:
                 fh.write(json.dumps({"step": step + 1, **metrics}) + "\n")
@@ -307,7 +312,7 @@ class Run:
         opt.load_state_dict(blob["optim"])
         self.gen.set_state(blob["gen"])
         self.sample_gen.set_state(blob["sample_gen"])
-        self.start = self.last_good = int(blob["step"])
+        self.start = self.last_good = self._step_log = int(blob["step"])
         if self.main and self.metrics_file.exists():  # drop lines logged after the checkpoint
             lines = self.metrics_file.read_text().splitlines()
             kept = [ln for ln in lines if json.loads(ln).get("step", 0) <= self.start]

@@ -1,0 +1,184 @@
+"""DPO throughput: our trainer vs TRL's DPOTrainer on the same model, data and settings.
+
+    .venv/bin/python scripts/bench_train.py [--runs 3]
+
+Workload (issue 6): GPT-2-shaped model from transformers.GPT2Config(n_layer=2, n_head=4,
+n_embd=128, n_positions=256), random init (seed 0), fp32; a byte-level BPE tokenizer of 260
+tokens trained here with `tokenizers`; 256 synthetic pairs (prompts 31-51 tokens, chosen and
+rejected 28-62, EOS included); batch 8, sigmoid loss, beta 0.1, lr 1e-4, 32 steps, 2 torch
+threads. Tokens per step = prompt+chosen plus prompt+rejected tokens the policy reads.
+The first 4 steps are not timed; each trainer runs --runs times, alternating, and the median
+run (mean ms/step over steps 5-32) is reported. TRL (pip install 'alignment-math[bench]')
+is optional: without it only our figures are printed.
+A benchmark, not a test: timings depend on the machine and on its other load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+SKIP, STEPS, BATCH = 4, 32, 8
+
+
+def make_tokenizer(path: Path) -> object:
+    """Byte-level BPE with 260 tokens (256 bytes + 3 merges + <|endoftext|>), trained offline."""
+    import tokenizers
+    from tokenizers import decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = tokenizers.Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    rng = random.Random(0)
+    corpus = [" ".join(rng.choice(["the", "a", "good", "bad", "answer", "is", "to"])
+                       for _ in range(50)) for _ in range(200)]
+    trainer = trainers.BpeTrainer(vocab_size=260, special_tokens=["<|endoftext|>"],
+                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                  show_progress=False)
+    tok.train_from_iterator(corpus, trainer)
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<|endoftext|>",
+                                   pad_token="<|endoftext|>")
+    fast.save_pretrained(path)
+    return fast
+
+
+def make_text(tok: object, n: int, rng: random.Random) -> str:
+    """A random string that tokenizes to exactly n tokens."""
+    chars = "abcdefghijklmnopqrstuvwxyz,.;"
+    text = ""
+    while len(tok(text)["input_ids"]) < n:  # type: ignore[operator]
+        text += rng.choice(chars)
+    while len(tok(text)["input_ids"]) > n:  # type: ignore[operator]
+        text = text[:-1]
+    return text
+
+
+def make_pairs(tok: object) -> tuple[list[dict[str, str]], list[tuple[list[int], ...]]]:
+    """256 pairs as text (for TRL) and as the exact token ids TRL derives (for ours)."""
+    rng = random.Random(0)
+    text, ids = [], []
+    eos = tok.eos_token_id  # type: ignore[attr-defined]
+    for _ in range(256):
+        p = make_text(tok, rng.randint(31, 51), rng)
+        c = make_text(tok, rng.randint(27, 61), rng)  # + EOS = 28-62 tokens
+        r = make_text(tok, rng.randint(27, 61), rng)
+        text.append({"prompt": p, "chosen": c, "rejected": r})
+        p_ids = tok(p)["input_ids"]  # type: ignore[operator]
+        full_c = tok(p + c)["input_ids"]  # type: ignore[operator]
+        full_r = tok(p + r)["input_ids"]  # type: ignore[operator]
+        n = min(_common(p_ids, full_c), _common(p_ids, full_r))  # TRL's prompt/completion split
+        ids.append((full_c[:n], [*full_c[n:], eos], [*full_r[n:], eos]))
+    return text, ids
+
+
+def _common(a: list[int], b: list[int]) -> int:
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return n
+
+
+def make_model(path: Path) -> None:
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(0)
+    cfg = GPT2Config(n_layer=2, n_head=4, n_embd=128, n_positions=256, vocab_size=260,
+                     bos_token_id=259, eos_token_id=259)
+    GPT2LMHeadModel(cfg).save_pretrained(path)
+
+
+def run_ours(model_dir: Path, ids: list[tuple[list[int], ...]], out: Path) -> dict[str, float]:
+    from alignment_train import dpo
+
+    cfg = dpo.DPOConfig(model=str(model_dir), out_dir=str(out), steps=STEPS, batch_size=BATCH,
+                        beta=0.1, lr=1e-4, warmup=0, log_every=1, ckpt_every=10**9, threads=2,
+                        eval_prompts=4, grad_clip=1.0)
+    dpo.train(cfg, data=ids)  # type: ignore[arg-type]
+    rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    rows = [r for r in rows if "loss" in r]
+    return {"ms": statistics.fmean(r["ms_per_step"] for r in rows[SKIP:]), "first_loss": rows[0]["loss"]}
+
+
+def run_trl(model_dir: Path, text: list[dict[str, str]], out: Path) -> dict[str, float]:
+    import datasets
+    from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
+    from trl import DPOConfig, DPOTrainer
+
+    times: list[float] = []
+
+    class Clock(TrainerCallback):  # type: ignore[misc]
+        def on_step_begin(self, *a: object, **k: object) -> None:
+            self.t = time.perf_counter()
+
+        def on_step_end(self, *a: object, **k: object) -> None:
+            times.append(1000 * (time.perf_counter() - self.t))
+
+    model = AutoModelForCausalLM.from_pretrained(model_dir)
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    args = DPOConfig(output_dir=str(out), per_device_train_batch_size=BATCH, learning_rate=1e-4,
+                     max_steps=STEPS, beta=0.1, loss_type=["sigmoid"], logging_steps=1,
+                     report_to="none", save_strategy="no", use_cpu=True, seed=0,
+                     dataloader_num_workers=0, max_length=None, disable_tqdm=True)
+    trainer = DPOTrainer(model=model, ref_model=copy.deepcopy(model), args=args,
+                         train_dataset=datasets.Dataset.from_list(text), processing_class=tok,
+                         callbacks=[Clock()])
+    trainer.train()
+    first = next(h["loss"] for h in trainer.state.log_history if "loss" in h)
+    return {"ms": statistics.fmean(times[SKIP:]), "first_loss": first}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--runs", type=int, default=3, help="runs per trainer (median reported)")
+    args = ap.parse_args()
+    try:
+        import transformers  # noqa: F401
+    except ImportError:
+        print("bench_train: needs transformers and tokenizers: pip install 'alignment-math[train]'")
+        return 2
+    try:
+        import trl  # noqa: F401
+        have_trl = True
+    except ImportError:
+        have_trl = False
+        print("TRL not installed: timing our trainer only (pip install 'alignment-math[bench]')")
+    torch.set_num_threads(2)
+    torch.set_flush_denormal(True)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        tok = make_tokenizer(root / "model")
+        make_model(root / "model")
+        text, ids = make_pairs(tok)
+        tokens = BATCH * statistics.fmean(2 * len(p) + len(c) + len(r) for p, c, r in ids)
+        results: dict[str, list[dict[str, float]]] = {"ours": [], "trl": []}
+        for k in range(args.runs):
+            results["ours"].append(run_ours(root / "model", ids, root / f"ours{k}"))
+            if have_trl:
+                results["trl"].append(run_trl(root / "model", text, root / f"trl{k}"))
+    report = {"tokens_per_step": round(tokens, 1), "ln2": math.log(2)}
+    for name, runs in results.items():
+        if runs:
+            ms = statistics.median(r["ms"] for r in runs)
+            report[name] = {"ms_per_step": round(ms, 2), "tokens_per_s": round(tokens / ms * 1000),
+                            "first_step_loss": runs[0]["first_loss"],
+                            "ms_per_step_each_run": [round(r["ms"], 2) for r in runs]}
+    if have_trl:
+        report["speedup_tokens_per_s"] = round(report["trl"]["ms_per_step"]  # type: ignore[index]
+                                               / report["ours"]["ms_per_step"], 2)  # type: ignore[index]
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
