@@ -66,10 +66,10 @@ def draw(result: dict, out: Path) -> None:
     sft = result["sft"]
     ax.scatter([0], [sft["true_reward"]], color="black", zorder=3, label="SFT (reference)")
     for name, key, color in (("dpo", "beta", "tab:blue"), ("ppo", "kl_coef", "tab:orange")):
-        pts = sorted(result[name], key=lambda p: p["kl"])
+        pts = [{**sft, key: float("nan")}, *sorted(result[name], key=lambda p: p["kl"])]
         ax.plot([p["kl"] for p in pts], [p["true_reward"] for p in pts], "o-", color=color,
                 label=f"{name.upper()} (label: {key})")
-        for p in pts:
+        for p in pts[1:]:
             ax.annotate(f"{p[key]:g}", (p["kl"], p["true_reward"]), textcoords="offset points",
                         xytext=(4, 4), fontsize=8, color=color)
     ax.set_xlabel("KL(π ‖ π_SFT) per response (nats)")

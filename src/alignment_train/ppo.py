@@ -29,8 +29,9 @@ class PPOConfig(BaseConfig):
     """Stage output to start the policy from; also the frozen reference pi_ref."""
     reward_from: str = "runs/rm"
     """Reward-model output folder, or "true" to optimise the task's true reward (PPO-GT)."""
-    kl_coef: float = 0.05
-    """KL penalty beta per token (InstructGPT 0.02; Ziegler et al. 0.03-0.15)."""
+    kl_coef: float = 0.5
+    """KL penalty beta per token (InstructGPT 0.02, Ziegler et al. 0.03-0.15; on the default
+    task's small, exploitable reward model, below ~0.3 PPO trades true reward for length)."""
     clip_eps: float = 0.2
     """Policy ratio clip epsilon (typical 0.1-0.3)."""
     vf_clip: float = 0.2

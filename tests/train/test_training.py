@@ -154,4 +154,4 @@ def test_cli_config_file_and_list(tmp_path: Path, sft_dir: str,
     assert s["beta"] == 0.5 and s["loss_type"] == "hinge"
     assert cli.main(["ppo", "--list"]) == 0
     out = capsys.readouterr().out
-    assert "kl_coef = 0.05" in out and "KL penalty beta per token" in out
+    assert "kl_coef = 0.5" in out and "KL penalty beta per token" in out
