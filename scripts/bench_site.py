@@ -208,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
             return ctx
 
         # (a) and (b), alternating, each cold (fresh context: empty HTTP cache, no service worker)
-        bare, first = [], []
+        bare, first, milestones = [], [], []
         for _ in range(args.reps):
             ctx = context()
             page = ctx.new_page()
@@ -222,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
             page.goto(f"{base}/{page_path}")
             page.wait_for_function("window.__firstReady", timeout=180_000)
             first.append(page.evaluate("window.__firstReady"))
+            milestones.append(page.evaluate("window.__amTimings"))
             ctx.close()
         a, b = statistics.median(bare), statistics.median(first)
 
@@ -274,6 +275,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"(a) bare page, Pyodide + numpy ready:      {a:8.0f} ms   runs: {[round(x) for x in bare]}")
     print(f"(b) navigation -> first widget ready:      {b:8.0f} ms   runs: {[round(x) for x in first]}")
     print(f"    b/a = {ratio:.3f}   (target <= 1.25: {ok(ratio <= 1.25)})")
+    keys = [k for k in milestones[0] if all(k in m for m in milestones)]
+    steps = ", ".join(f"{k} {statistics.median(m[k] for m in milestones):.0f}" for k in
+                      sorted(keys, key=lambda k: statistics.median(m[k] for m in milestones)))
+    print(f"    (b) milestones, ms after navigation start (medians): {steps}")
     print(f"(c) slider round trip: median {med:.1f} ms, p95 {p95:.1f} ms, max {times[-1]:.1f} ms"
           f"   (target p95 <= 16 ms: {ok(p95 <= 16)})")
     print("(d) bytes sent by the server        files        raw       gzip")

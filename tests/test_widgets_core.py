@@ -189,3 +189,20 @@ def test_two_copies_of_a_widget_on_a_page_get_distinct_ids() -> None:
 )
 def test_slider_value_format(value: float, step: float, unit: str, text: str) -> None:
     assert hook.format_value(value, step, unit) == text
+
+
+def test_get_imports_only_the_widgets_own_module_first() -> None:
+    """The browser's first computation imports one widget module, not all of them."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, alignment_widgets as a\n"
+        "a.get('dpo')\n"
+        "others = [m for m in sys.modules if m.startswith('alignment_widgets.') and m not in "
+        "('alignment_widgets._spec', 'alignment_widgets.dpo')]\n"
+        "assert not a._loaded and not others, others\n"
+        "try:\n    a.get('no-such-widget')\nexcept a.WidgetError as e:\n    print(e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert "unknown widget 'no-such-widget'" in out.stdout and "bradley-terry" in out.stdout

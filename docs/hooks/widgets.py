@@ -418,6 +418,28 @@ def on_shutdown() -> None:
     _katex["proc"] = None
 
 
+def on_post_page(output: str, page: Any, config: Any) -> str:
+    """On pages with computed widgets, start the Python worker from the top of <head>
+    (docs/widgets/early.js, inlined) so Pyodide boots while the rest of the page loads."""
+    if not re.search(r'<div class="am-widget" data-widget="[^"]+" data-state="static" id="[^"]+">',
+                     output):
+        return output
+    script = (ROOT / "docs" / "widgets" / "early.js").read_text(encoding="utf-8")
+    script = "\n".join(line for line in script.splitlines() if not line.lstrip().startswith("//"))
+    early = (
+        "<script>" + script.replace("__AM_WIDGETS__", _relative(page, "widgets/")) + "</script>"
+        f'<link rel="modulepreload" href="{_relative(page, "widgets/loader.js")}">'
+    )
+    charset = re.search(r"<meta charset=[^>]*>", output)
+    at = charset.end() if charset else output.index("</head>")
+    return output[:at] + early + output[at:]
+
+
+def _relative(page: Any, path: str) -> str:
+    depth = page.url.count("/") if page.url else 0
+    return "../" * depth + path
+
+
 def _copy(src: Path, dest: Path) -> None:
     if dest.is_file() and dest.stat().st_size == src.stat().st_size and \
             dest.stat().st_mtime >= src.stat().st_mtime:

@@ -23,6 +23,8 @@ const COLORS = Object.values(PALETTE);
 // ------------------------------------------------------------------ the worker (one per page)
 
 let worker = null;
+// Milestones in ms since navigation start (read by scripts/bench_site.py).
+const timings = (window.__amTimings = { loader: Math.round(performance.now()) });
 let booted = null; // Promise<void>: resolves when Python is ready, rejects with a message
 const pending = new Map();
 let nextId = 1;
@@ -44,25 +46,39 @@ function serviceWorkerReady() {
   return (serviceWorker = Promise.race([controlled, patience]));
 }
 
+function createWorker() {
+  const created = { worker: null, error: null, messages: [], errors: [] };
+  try {
+    created.worker = new Worker(new URL("./worker.js", HERE), { type: "module", name: "alignment-math" });
+    created.created = performance.now();
+  } catch (error) {
+    created.error = error;
+  }
+  return created;
+}
+
 function startWorker() {
   if (booted) return booted;
-  booted = serviceWorkerReady().then(() => new Promise((resolve, reject) => {
+  // docs/widgets/early.js (inlined in <head>) may have started the worker already.
+  const early = window.__amEarly;
+  const created = early ? early.started : serviceWorkerReady().then(createWorker);
+  booted = created.then((w) => new Promise((resolve, reject) => {
+    timings.worker_created = Math.round(w.created || performance.now());
     const fail = (message) => {
       reject(new Error(message));
       for (const { reject: r } of pending.values()) r(new Error(message));
       pending.clear();
     };
-    const timer = setTimeout(() => fail("Python took too long to start"), BOOT_TIMEOUT_MS);
-    try {
-      worker = new Worker(new URL("./worker.js", HERE), { type: "module", name: "alignment-math" });
-    } catch (error) {
-      clearTimeout(timer);
-      fail(`this browser cannot start the Python worker (${error.message})`);
+    if (!w.worker) {
+      fail(`this browser cannot start the Python worker (${w.error && w.error.message})`);
       return;
     }
-    worker.onmessage = ({ data }) => {
+    worker = w.worker;
+    const timer = setTimeout(() => fail("Python took too long to start"), BOOT_TIMEOUT_MS);
+    const onMessage = (data) => {
       if (data.type === "boot") {
         clearTimeout(timer);
+        for (const [k, t] of Object.entries(data.timings || {})) timings[k] = Math.round(t - performance.timeOrigin);
         if (data.ok) resolve();
         else fail(`Python could not start: ${data.error}`);
         return;
@@ -72,11 +88,14 @@ function startWorker() {
       pending.delete(data.id);
       job.resolve(JSON.parse(data.json));
     };
-    worker.onerror = (event) => {
-      event.preventDefault();
+    const onError = (message) => {
       clearTimeout(timer);
-      fail(`the Python worker failed to load${event.message ? ` (${event.message})` : ""}`);
+      fail(`the Python worker failed to load${message ? ` (${message})` : ""}`);
     };
+    worker.onmessage = ({ data }) => onMessage(data);
+    worker.onerror = (event) => { event.preventDefault(); onError(event.message); };
+    for (const data of w.messages) onMessage(data);
+    for (const message of w.errors) onError(message);
   }));
   booted.catch(() => {});
   return booted;
@@ -360,6 +379,7 @@ class ComputedWidget {
     if (note) { note.textContent = result.note; note.hidden = !result.note; }
     result.charts.forEach((spec, i) => this.charts[i] && this.charts[i].update(spec));
     if (this.root.dataset.state !== "ready") {
+      timings.first_ready ??= Math.round(performance.now());
       for (const input of this.form.elements) input.disabled = false;
       setState(this.root, "ready", "");
     }
@@ -422,11 +442,19 @@ new MutationObserver(() => {
 }).observe(document.body, { attributes: true, attributeFilter: ["data-md-color-scheme"] });
 
 serviceWorkerReady();
+if (window.__amEarly) startWorker();
 
-if (window.document$ && typeof window.document$.subscribe === "function") {
-  window.document$.subscribe(() => mountAll());
+function subscribe() {
+  if (window.document$ && typeof window.document$.subscribe === "function") {
+    window.document$.subscribe(() => mountAll());
+  } else {
+    mountAll();
+  }
+}
+if (document.readyState === "loading") {
+  document.addEventListener("DOMContentLoaded", subscribe, { once: true });
 } else {
-  mountAll();
+  subscribe();
 }
 
 export { ask, mountAll, startWorker };

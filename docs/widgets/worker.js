@@ -10,7 +10,6 @@ const PACKAGES = ["numpy", "alignment-math", "alignment-widgets"];
 const PRELUDE = `
 import io, json, sys, traceback
 import numpy, alignment_math, alignment_widgets
-alignment_widgets.registry()
 
 def _am_short(error):
     return f"{type(error).__name__}: {error}"
@@ -63,7 +62,12 @@ const unhandled = new Promise((_, reject) => {
   });
 });
 
+// Milestones of the boot (epoch ms), reported to the page.
+const timings = {};
+const mark = (name) => { timings[name] = performance.timeOrigin + performance.now(); };
+
 async function boot() {
+  mark("worker");
   const failures = [];
   const pyodide = await Promise.race([
     loadPyodide({
@@ -75,13 +79,16 @@ async function boot() {
     wasmFailed,
     unhandled,
   ]);
+  mark("pyodide");
   await pyodide.loadPackage(PACKAGES, {
     messageCallback: () => {},
     errorCallback: (message) => failures.push(message),
     checkIntegrity: true,
   });
   try {
+    mark("packages");
     pyodide.runPython(PRELUDE);
+    mark("imported");
   } catch (error) {
     // loadPackage only logs a package it could not load: the import is the real check.
     const why = failures.length ? failures.join("; ") : String(error.message).trim().split("\n").pop();
@@ -96,7 +103,7 @@ async function boot() {
 const booted = boot();
 booted.finally(() => { settled = true; }).catch(() => {});
 booted.then(
-  () => postMessage({ type: "boot", ok: true }),
+  () => postMessage({ type: "boot", ok: true, timings }),
   (error) => postMessage({ type: "boot", ok: false, error: String(error && error.message || error) }),
 );
 

@@ -70,7 +70,23 @@ def registry() -> dict[str, Widget]:
 
 
 def get(name: str) -> Widget:
-    """The widget called ``name``; a clear error listing the known names otherwise."""
+    """The widget called ``name``; a clear error listing the known names otherwise.
+
+    Fast path (the browser's first computation): the module named after the widget
+    (``bradley-terry`` -> ``bradley_terry``) is imported alone; every module is imported
+    only when that does not find it.
+    """
+    from ._spec import _REGISTRY
+
+    module = name.replace("-", "_")
+    if name not in _REGISTRY and not _loaded and module.isidentifier() and module[0] != "_":
+        try:
+            importlib.import_module(f"{__name__}.{module}")
+        except ModuleNotFoundError as error:
+            if error.name != f"{__name__}.{module}":
+                raise
+    if name in _REGISTRY:
+        return _REGISTRY[name]
     widgets = registry()
     if name not in widgets:
         known = ", ".join(sorted(widgets))
