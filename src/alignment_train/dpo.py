@@ -21,7 +21,7 @@ from .common import (
     sequence_logps,
     token_logps,
 )
-from .engine import BaseConfig, Run, start_model, unwrap
+from .engine import BaseConfig, Run, start_model
 from .task import Task
 
 LOSS_TYPES = ("sigmoid", "robust", "hinge", "ipo")
@@ -160,7 +160,7 @@ def train(cfg: DPOConfig, resume: bool = False, data: Tokenized | None = None) -
                        "rewards/rejected": rejected.mean().item()})
         run.after_step(step, {"policy": policy}, opt, {"before": before})
 
-    after = evaluate(unwrap(policy), ref, tok, task, prompts, cfg.seed + 1)
+    after = evaluate(run.inner(policy), ref, tok, task, prompts, cfg.seed + 1)
     summary = {"before": before, "after": after, "beta": cfg.beta, "loss_type": cfg.loss_type}
     run.finish(policy, summary)
     return summary

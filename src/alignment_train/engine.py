@@ -75,6 +75,9 @@ class BaseConfig:
         for name, ok, rule in checks:
             if not ok:
                 raise ConfigError(f"{name} must be {rule}, got {getattr(self, name)!r}")
+        if self.fsdp and self.device != "cuda":
+            raise ConfigError("fsdp=true needs device=cuda (torch's FSDP runs only on GPUs); "
+                              "on CPU use DDP: torchrun without fsdp")
         if n_examples is not None and self.batch_size > n_examples:
             raise ConfigError(f"batch_size={self.batch_size} is larger than the data "
                               f"({n_examples} examples); lower batch_size or add data")
@@ -124,13 +127,13 @@ def _coerce(key: str, value: Any, default: Any) -> Any:
 
 
 # ---- saving and loading models between stages ---------------------------------------------
-def save_model(path: Path, model: nn.Module) -> None:
+def save_model(path: Path, model: nn.Module, state: dict[str, Any] | None = None) -> None:
     """Save an LM or a ScalarModel so that :func:`load_model` can rebuild it."""
     model = unwrap(model)
     trunk = model.trunk if isinstance(model, ScalarModel) else model
     arch = ({"arch": "gpt", "gpt": dataclasses.asdict(trunk.config)} if isinstance(trunk, GPT)
             else {"arch": "hf", "path": trunk.path})
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    state = {k: v.detach().cpu() for k, v in (state or model.state_dict()).items()}
     tmp = path.with_suffix(".tmp")
     torch.save({**arch, "scalar": isinstance(model, ScalarModel), "state": state}, tmp)
     os.replace(tmp, path)
@@ -187,6 +190,7 @@ class Run:
         self.metrics_file = self.out / "metrics.jsonl"
         self.ckpt_file = self.out / "ckpt.pt"
         self.last_good: int | None = None
+        self._wrapped: list[nn.Module] = []
         self._t0 = self._t_log = time.time()
         self._step_log = 0
         if self.main:
@@ -208,9 +212,20 @@ class Run:
         if self.cfg.fsdp:
             from torch.distributed.fsdp import FullyShardedDataParallel
 
-            return FullyShardedDataParallel(model, use_orig_params=True)
+            wrapped = FullyShardedDataParallel(model, use_orig_params=True)
+            self._wrapped.append(wrapped)
+            return wrapped
         ids = [self.device.index] if self.device.type == "cuda" else None
         return nn.parallel.DistributedDataParallel(model, device_ids=ids)
+
+    @property
+    def sharded(self) -> bool:
+        return self.cfg.fsdp and self.world > 1
+
+    def inner(self, model: nn.Module) -> nn.Module:
+        """The model to call outside training (sampling, evaluation): the bare module under
+        DDP; the FSDP wrapper itself under FSDP (it gathers the shards), on every process."""
+        return model if self.sharded else unwrap(model)
 
     def shard(self, idx: torch.Tensor) -> torch.Tensor:
         """This process's contiguous slice of a global batch of indices."""
@@ -237,7 +252,10 @@ class Run:
             g["lr"] = self.cfg.lr * min(1.0, (step + 1) / max(1, self.cfg.warmup))
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        if self.cfg.grad_clip > 0:
+        if self.cfg.grad_clip > 0 and self.sharded:
+            for m in self._wrapped:  # FSDP computes the norm over all shards
+                m.clip_grad_norm_(self.cfg.grad_clip)  # type: ignore[operator]
+        elif self.cfg.grad_clip > 0:
             params = [p for g in opt.param_groups for p in g["params"]]
             torch.nn.utils.clip_grad_norm_(params, self.cfg.grad_clip)
         opt.step()
@@ -282,7 +300,7 @@ class Run:
     # -- checkpoints
     def save_ckpt(self, done: int, models: dict[str, nn.Module], opt: torch.optim.Optimizer,
                   extra: dict[str, Any]) -> None:
-        if self.cfg.fsdp and self.world > 1:
+        if self.sharded:
             return  # FSDP runs save only the final model (full state dict gathered on rank 0)
         if self.main:
             blob = {"step": done, "config": dataclasses.asdict(self.cfg), "gen": self.gen.get_state(),
@@ -333,17 +351,17 @@ class Run:
 
     def finish(self, model: nn.Module, summary: dict[str, Any], name: str = "model.pt") -> None:
         """Save the final model and summary.json (rank 0) and print before/after."""
-        if self.cfg.fsdp and self.world > 1:
+        if self.sharded:
             from torch.distributed.fsdp import FullStateDictConfig, StateDictType
             from torch.distributed.fsdp import FullyShardedDataParallel as FSDP
 
             full = FullStateDictConfig(offload_to_cpu=True, rank0_only=True)
             with FSDP.state_dict_type(model, StateDictType.FULL_STATE_DICT, full):
                 state = model.state_dict()
-            if self.main:
-                unwrap(model).load_state_dict(state)
+        else:
+            state = None
         if self.main:
-            save_model(self.out / name, model)
+            save_model(self.out / name, model, state)
             summary = {"stage": self.stage, "seconds": round(time.time() - self._t0, 1), **summary}
             (self.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
             with open(self.metrics_file, "a") as fh:

@@ -23,7 +23,7 @@ from .common import (
     token_logps,
 )
 from .dpo import precompute_logps
-from .engine import BaseConfig, Run, start_model, unwrap
+from .engine import BaseConfig, Run, start_model
 from .task import Task
 
 
@@ -117,7 +117,7 @@ def train(cfg: KTOConfig, resume: bool = False) -> dict[str, Any]:
         mids, mmask = collate([P[i] for i in il], [Y[i] for i in shifted], tok.pad_id)
         mids, mmask = mids.to(run.device), mmask.to(run.device)
         with torch.no_grad(), run.autocast():
-            mis_pol = sequence_logps(token_logps(unwrap(policy)(mids)[0], mids), mmask)  # (B,)
+            mis_pol = sequence_logps(token_logps(run.inner(policy)(mids)[0], mids), mmask)  # (B,)
             mis_ref = sequence_logps(token_logps(ref(mids)[0], mids), mmask)  # (B,)
         z0 = kto_reference_point(mis_pol, mis_ref)
         d = D[idx].to(run.device)
@@ -131,7 +131,7 @@ def train(cfg: KTOConfig, resume: bool = False) -> dict[str, Any]:
                        "rewards/undesirable": r[~d].mean().item() if (~d).any() else 0.0})
         run.after_step(step, {"policy": policy}, opt, {"before": before})
 
-    after = evaluate(unwrap(policy), ref, tok, task, prompts, cfg.seed + 1)
+    after = evaluate(run.inner(policy), ref, tok, task, prompts, cfg.seed + 1)
     summary = {"before": before, "after": after, "beta": cfg.beta}
     run.finish(policy, summary)
     return summary

@@ -25,7 +25,7 @@ from .common import (
     sequence_logps,
     token_logps,
 )
-from .engine import BaseConfig, Run, load_model, start_model, unwrap
+from .engine import BaseConfig, Run, load_model, start_model
 from .task import Task
 
 
@@ -112,7 +112,7 @@ def train(cfg: ORPOConfig, resume: bool = False) -> dict[str, Any]:
                        "accuracy": (ratio > 0).float().mean().item()})
         run.after_step(step, {"policy": policy}, opt, {"before": before})
 
-    after = evaluate(unwrap(policy), ref, tok, task, prompts, cfg.seed + 1)
+    after = evaluate(run.inner(policy), ref, tok, task, prompts, cfg.seed + 1)
     summary = {"before": before, "base_model": base, "after": after, "lam": cfg.lam,
                "kl_reference": cfg.eval_ref or "initial model"}
     run.finish(policy, summary)

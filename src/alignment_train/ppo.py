@@ -136,6 +136,8 @@ def critic_values(critic: torch.nn.Module, ids: torch.Tensor, mask: torch.Tensor
 # ==== PLUMBING ==============================================================================
 def train(cfg: PPOConfig, resume: bool = False) -> dict[str, Any]:
     cfg.validate()
+    if cfg.fsdp:
+        raise ConfigError("fsdp is not supported by ppo: sampling differs per process; use DDP")
     run = Run(cfg, "ppo", resume)
     if (cfg.batch_size // run.world) % cfg.minibatches:
         raise ConfigError(f"batch_size per process ({cfg.batch_size // run.world}) must be "

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from .common import collate, encode_prompt, encode_response, generate
-from .engine import BaseConfig, Run, load_model, unwrap
+from .engine import BaseConfig, Run, load_model
 from .model import ScalarModel
 from .task import Task
 
@@ -33,11 +33,11 @@ class RMConfig(BaseConfig):
     """Margin in the Bradley-Terry loss (0 = plain BT)."""
     best_of: int = 4
     """n for the best-of-n check on held-out prompts."""
-    steps: int = 300
+    steps: int = 500
     """Optimizer steps."""
     batch_size: int = 64
     """Pairs per step."""
-    lr: float = 5e-4
+    lr: float = 1e-3
     """Peak learning rate."""
 
 
@@ -93,7 +93,7 @@ def train(cfg: RMConfig, resume: bool = False) -> dict[str, Any]:
                        "margin": (rc - rr).mean().item()})
         run.after_step(step, {"rm": rm}, opt, {})
 
-    model = unwrap(rm).eval()
+    model = run.inner(rm).eval()
     with torch.no_grad():
         ids, mask = batch(held)
         s = reward_scores(model, ids, mask)

@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from .common import build_model, collate, encode_prompt, encode_response, evaluate, token_logps
-from .engine import BaseConfig, Run, unwrap
+from .engine import BaseConfig, Run
 from .task import Task
 
 
@@ -67,7 +67,7 @@ def train(cfg: SFTConfig, resume: bool = False) -> dict[str, Any]:
         run.log(step, {"loss": loss.item()})
         run.after_step(step, {"policy": policy}, opt, {"before": before})
 
-    after = evaluate(unwrap(policy), init, tok, task, prompts, cfg.seed + 1)
+    after = evaluate(run.inner(policy), init, tok, task, prompts, cfg.seed + 1)
     demo = sum(task.true_reward(x, y) for x, y in data[:2000]) / min(2000, len(data))
     summary = {"before": before, "after": after, "demonstrator_true_reward": demo}
     run.finish(policy, summary)
