@@ -347,9 +347,70 @@ class ComputedWidget {
     });
     this.form.addEventListener("change", () => this.request());
     startWorker().then(
-      () => this.request(),
+      () => this.restore().then(() => this.request()),
       (error) => this.fail(error, true),
     );
+  }
+
+  // ---- shareable state: ?<root id>.<param>=<value>…#<root id>, validated by Python
+  // (Widget.params(raw, lenient=True): unknown names dropped, bad values -> defaults).
+
+  sharedParams() {
+    const prefix = `${this.root.id}.`;
+    const raw = {};
+    for (const [key, value] of new URLSearchParams(location.search)) {
+      if (key.startsWith(prefix)) raw[key.slice(prefix.length)] = value;
+    }
+    return raw;
+  }
+
+  async restore() {
+    const raw = this.sharedParams();
+    if (!Object.keys(raw).length) return;
+    const answer = await ask({ validate: this.name, raw });
+    if (!answer.ok) return;
+    for (const input of this.form.elements) {
+      if (!input.name || !(input.name in answer.params)) continue;
+      const value = answer.params[input.name];
+      if (input.type === "range") {
+        input.value = String(value);
+        const text = formatValue(input);
+        const out = this.form.querySelector(`output[data-value-for="${input.name}"]`);
+        if (out) out.textContent = text;
+        input.setAttribute("aria-valuetext", text);
+      } else if (input.type === "checkbox") input.checked = Boolean(value);
+      else if (input.type === "radio") input.checked = input.value === value;
+    }
+    if (location.hash === `#${this.root.id}`) this.root.scrollIntoView();
+  }
+
+  shareURL(params) {
+    const url = new URL(location.href);
+    const prefix = `${this.root.id}.`;
+    for (const key of [...url.searchParams.keys()]) if (key.startsWith(prefix)) url.searchParams.delete(key);
+    for (const [name, value] of Object.entries(params)) url.searchParams.set(prefix + name, String(value));
+    url.hash = this.root.id;
+    return url.href;
+  }
+
+  updateShareLink(params) {
+    if (!this.share) {
+      this.share = Object.assign(document.createElement("a"), {
+        className: "am-share",
+        textContent: "Link to these settings",
+        title: "Copy a link that opens this widget with the current settings",
+      });
+      this.share.addEventListener("click", (event) => {
+        event.preventDefault();
+        history.replaceState(history.state, "", this.share.href);
+        const done = () => setState(this.root, this.root.dataset.state, "Link copied (also in the address bar).");
+        if (navigator.clipboard) navigator.clipboard.writeText(this.share.href).then(done, () =>
+          setState(this.root, this.root.dataset.state, "The link is in the address bar."));
+        else done();
+      });
+      this.form.after(this.share);
+    }
+    this.share.href = this.shareURL(params);
   }
 
   request() {
@@ -362,7 +423,7 @@ class ComputedWidget {
     ask({ widget: this.name, params }).then(
       (answer) => {
         this.busy = false;
-        if (answer.ok) this.apply(answer.result);
+        if (answer.ok) { this.apply(answer.result); this.updateShareLink(answer.result.params); }
         else this.fail(new Error(answer.error), false);
         if (this.dirty) this.request();
       },

@@ -21,6 +21,14 @@ def _am_compute(name, params_json):
     except Exception as error:  # a bad parameter or a bug: reported, never fatal
         return json.dumps({"ok": False, "error": _am_short(error)})
 
+def _am_params(name, raw_json):
+    """Parameters read from a shared link, validated leniently (bad ones -> defaults)."""
+    try:
+        params = alignment_widgets.get(name).params(json.loads(raw_json), lenient=True)
+        return json.dumps({"ok": True, "params": params}, allow_nan=False)
+    except Exception as error:
+        return json.dumps({"ok": False, "error": _am_short(error)})
+
 _am_snippet_globals = {}
 
 def _am_snippet(code, key):
@@ -96,6 +104,7 @@ async function boot() {
   }
   return {
     compute: pyodide.globals.get("_am_compute"),
+    params: pyodide.globals.get("_am_params"),
     snippet: pyodide.globals.get("_am_snippet"),
   };
 }
@@ -115,7 +124,9 @@ self.onmessage = async ({ data }) => {
     postMessage({ id: data.id, json: JSON.stringify({ ok: false, error: "Python did not start" }) });
     return;
   }
-  if (data.code !== undefined) {
+  if (data.validate !== undefined) {
+    postMessage({ id: data.id, json: py.params(data.validate, JSON.stringify(data.raw)) });
+  } else if (data.code !== undefined) {
     postMessage({ id: data.id, json: py.snippet(data.code, data.key || "") });
   } else {
     postMessage({ id: data.id, json: py.compute(data.widget, JSON.stringify(data.params)) });

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 import alignment_widgets
 import pytest
@@ -333,3 +334,38 @@ def test_no_page_references_an_outside_resource(site_dir: Any) -> None:
             if hits:
                 offenders[path.relative_to(site_dir).as_posix()] = hits[:3]
     assert not offenders, json.dumps(offenders, indent=1)
+
+
+def test_a_shared_link_restores_the_settings_leniently(live_page: Any, site_url: str,
+                                                       pages: list[Any]) -> None:
+    """The widget's link carries its parameters; opening it restores them, after Python
+    validated them with Widget.params(raw, lenient=True) (bad values fall back to defaults)."""
+    url, names, name = next(((u, ns, n) for u, ns in pages for n in ns
+                             if alignment_widgets.get(n).compute and sum(
+                                 c.kind == "slider" for c in alignment_widgets.get(n).controls) >= 2),
+                            (None, None, None))
+    assert url, "no page has a computed widget with two sliders"
+    w = alignment_widgets.get(name)
+    first, second = [c for c in w.controls if c.kind == "slider"][:2]
+    page = live_page
+    visit(page, site_url, url, names)
+    uid = page.eval_on_selector(f'[data-widget="{name}"]', "e => e.id")
+    wait_settled(page, [uid])
+    value = grid(first, 0.25)
+    page.evaluate(SET_VALUE, [f"{uid}-{first.name}", str(value)])
+    check_shows_python(page, uid, name, f"setting {first.name}={value}")
+    href = page.get_attribute(f"#{uid} a.am-share", "href")
+    query = dict(parse_qsl(urlsplit(href).query))
+    assert near(query[f"{uid}.{first.name}"], value, first.step) and href.endswith(f"#{uid}"), href
+    # tamper with the link: an out-of-range value and an unknown name
+    tampered = href.replace(f"#{uid}", "") + f"&{uid}.{second.name}=1e9&{uid}.no_such=3#{uid}"
+    other = page.context.new_page()
+    other.goto(tampered)
+    wait_settled(other, [uid])
+    raw = other.evaluate(READ_PARAMS, uid)
+    assert near(raw[first.name], value, first.step), raw
+    assert near(raw[second.name], second.default, second.step), raw
+    assert w.params({first.name: value, second.name: "1e9", "no_such": 3}, lenient=True) == w.params(raw)
+    check_shows_python(other, uid, name, "opening a shared link")
+    other.close()
+    page.guard.check()
