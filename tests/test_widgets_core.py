@@ -206,3 +206,17 @@ def test_get_imports_only_the_widgets_own_module_first() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "unknown widget 'no-such-widget'" in out.stdout and "bradley-terry" in out.stdout
+
+
+def test_snippet_runner_prints_like_the_interpreter() -> None:
+    from alignment_widgets._snippets import run
+
+    doc = ">>> from alignment_math import bradley_terry_probability\n" \
+          ">>> round(float(bradley_terry_probability(1.0, 0.0)), 4)\n0.7311\n"
+    assert run(doc, {}) == (True, "0.7311\n")
+    namespace: dict[str, object] = {}
+    assert run("x = 6 * 7\nprint(x)", namespace) == (True, "42\n")
+    assert run(">>> x + 1\n", namespace) == (True, "43\n")
+    ok, out = run(">>> 1\n>>> undefined_name\n>>> 2\n", {})
+    assert not ok and out.startswith("1\nTraceback") and out.endswith(
+        "NameError: name 'undefined_name' is not defined\n") and "_snippets" not in out

@@ -475,11 +475,57 @@ async function mountScript(root) {
   }
 }
 
+// ------------------------------------------------------------------ runnable code blocks
+
+// Each ```python block becomes editable and gets a Run button; the code runs in the page's
+// Python worker (one namespace per page, like the doc tests) and its output appears below.
+// Blocks that need the torch training code (not in the browser) are left alone.
+const NOT_IN_BROWSER = /\b(torch|alignment_train|subprocess)\b/;
+
+function mountSnippets() {
+  const blocks = document.querySelectorAll(".md-content div.language-python.highlight:not([data-snippet])");
+  for (const block of blocks) {
+    const code = block.querySelector("pre > code");
+    if (!code || block.closest(".am-widget") || NOT_IN_BROWSER.test(code.textContent)) continue;
+    block.dataset.snippet = "idle";
+    code.setAttribute("contenteditable", "plaintext-only");
+    code.setAttribute("spellcheck", "false");
+    code.setAttribute("aria-label", "Python code (editable)");
+    const bar = document.createElement("div");
+    bar.className = "am-snippet-bar";
+    const run = Object.assign(document.createElement("button"), {
+      type: "button", className: "md-button am-run", textContent: "Run",
+      title: "Run this code in your browser (you can edit it first)",
+    });
+    const output = Object.assign(document.createElement("pre"), { className: "am-snippet-output", hidden: true });
+    output.setAttribute("aria-live", "polite");
+    bar.append(run);
+    block.after(bar, output);
+    run.addEventListener("click", async () => {
+      run.disabled = true;
+      block.dataset.snippet = "running";
+      output.hidden = false;
+      output.textContent = booted ? "Running…" : "Starting Python in your browser…";
+      try {
+        const answer = await ask({ code: code.textContent, key: location.pathname });
+        output.textContent = answer.output || "(no output)";
+        block.dataset.snippet = answer.ok ? "done" : "failed";
+      } catch (error) {
+        output.textContent = `Python is unavailable: ${shortError(error)}`;
+        block.dataset.snippet = "failed";
+      } finally {
+        run.disabled = false;
+      }
+    });
+  }
+}
+
 // ------------------------------------------------------------------ mounting
 
 let resizeObserver = null;
 
 function mountAll() {
+  mountSnippets();
   for (const w of live) if (!w.root.isConnected) live.delete(w);
   const roots = document.querySelectorAll("[data-widget][data-state='static']");
   for (const root of roots) {

@@ -32,20 +32,9 @@ def _am_params(name, raw_json):
 _am_snippet_globals = {}
 
 def _am_snippet(code, key):
-    scope = _am_snippet_globals.setdefault(key, {"__name__": "__main__"})
-    out = io.StringIO()
-    old = sys.stdout, sys.stderr
-    sys.stdout = sys.stderr = out
-    ok = True
-    try:
-        exec(compile(code, "<snippet>", "exec"), scope)
-    except BaseException:
-        ok = False
-        etype, value, tb = sys.exc_info()
-        traceback.print_exception(etype, value, tb.tb_next, file=out)
-    finally:
-        sys.stdout, sys.stderr = old
-    return json.dumps({"ok": ok, "output": out.getvalue()})
+    from alignment_widgets._snippets import run
+    ok, output = run(code, _am_snippet_globals.setdefault(key, {}))
+    return json.dumps({"ok": ok, "output": output})
 `;
 
 // Pyodide 0.27 only logs a failed WebAssembly instantiation ("wasm instantiation failed!")

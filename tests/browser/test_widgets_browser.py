@@ -369,3 +369,52 @@ def test_a_shared_link_restores_the_settings_leniently(live_page: Any, site_url:
     check_shows_python(other, uid, name, "opening a shared link")
     other.close()
     page.guard.check()
+
+
+SNIPPET_DONE = """(i) => {
+  const b = document.querySelectorAll("div.language-python.highlight[data-snippet]")[i];
+  return b && (b.dataset.snippet === "done" || b.dataset.snippet === "failed");
+}"""
+
+
+def test_code_blocks_run_in_the_page_and_can_be_edited(live_page: Any, site_url: str,
+                                                       site_dir: Any) -> None:
+    """A Run button under a ```python block runs it in the page's worker; the output is
+    what the same code prints in CPython (alignment_widgets._snippets.run)."""
+    from alignment_widgets._snippets import run
+
+    candidates = []
+    for path in sorted(site_dir.rglob("index.html")):
+        text = path.read_text("utf-8")
+        if 'class="language-python highlight"' in text and "&gt;&gt;&gt;" in text:
+            rel = "/" + path.relative_to(site_dir).as_posix()[: -len("index.html")]
+            names = re.findall(r'<div class="am-widget[^"]*" data-widget="([^"]+)"', text)
+            candidates.append((rel, names))
+    assert candidates, "no page has a doctest-style python block"
+    url, names = min(candidates, key=lambda c: (len(c[1]), c[0]))
+    page = live_page
+    visit(page, site_url, url, names)
+    blocks = page.locator("div.language-python.highlight[data-snippet]")
+    assert blocks.count() >= 1, f"no runnable block on {url}"
+    index = next(i for i in range(blocks.count()) if ">>>" in blocks.nth(i).locator("code").inner_text())
+    block = blocks.nth(index)
+    code = block.locator("code").inner_text()
+    output = page.locator(".am-snippet-output").nth(index)
+    runs = page.locator("button.am-run").nth(index)
+
+    def run_and_read() -> tuple[str, str]:
+        runs.click()
+        page.wait_for_function(SNIPPET_DONE, arg=index, timeout=READY_TIMEOUT_MS)
+        return block.get_attribute("data-snippet"), output.text_content()
+
+    ok, expected = run(code, {})
+    state, text = run_and_read()
+    assert (state, text) == ("done" if ok else "failed", expected or "(no output)")
+    block.locator("code").fill("values = [6 * 7]\nprint(values[0])")
+    assert run_and_read() == ("done", "42\n")
+    block.locator("code").fill(">>> values + [1]\n")  # the page's namespace persists
+    assert run_and_read() == ("done", "[42, 1]\n")
+    block.locator("code").fill("1 / 0")
+    state, text = run_and_read()
+    assert state == "failed" and text.strip().endswith("ZeroDivisionError: division by zero")
+    page.guard.check()
