@@ -526,6 +526,9 @@ def on_post_build(config: Any) -> None:
     version = digest.hexdigest()[:16]
     (site / "sw.js").write_text(template.replace("__AM_CACHE_VERSION__", version))
     (site / "widgets" / "version.json").write_text(json.dumps({"cache": version}))
+    worker = (ROOT / "docs" / "widgets" / "worker.js").read_text(encoding="utf-8")
+    (site / "widgets" / "worker.js").write_text(worker.replace("__AM_CACHE_VERSION__", version),
+                                               encoding="utf-8")
 
 
 __all__ = ["format_value", "on_page_content", "on_page_markdown", "render_svg", "render_widget"]

@@ -26,7 +26,7 @@ self.addEventListener("fetch", (event) => {
   event.respondWith(
     (async () => {
       const cache = await caches.open(CACHE);
-      const hit = await cache.match(request, { ignoreSearch: true });
+      const hit = await cache.match(request);
       if (hit) return hit;
       const response = await fetch(request);
       if (response.ok && response.type === "basic") await cache.put(request, response.clone());

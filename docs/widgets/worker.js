@@ -6,6 +6,10 @@ import { loadPyodide } from "../pyodide/pyodide.mjs";
 
 const INDEX_URL = new URL("../pyodide/", import.meta.url).href;
 const PACKAGES = ["numpy", "alignment-math", "alignment-widgets"];
+// The build's digest of the Pyodide files (written in by docs/hooks/widgets.py): the site
+// lock is fetched as pyodide-lock.json?v=<digest>, so a new build never reads an old lock
+// from the service worker's cache (the wheels' names carry content hashes already).
+const VERSION = "__AM_CACHE_VERSION__";
 
 const PRELUDE = `
 import io, json, sys, traceback
@@ -69,7 +73,7 @@ async function boot() {
   const pyodide = await Promise.race([
     loadPyodide({
       indexURL: INDEX_URL,
-      lockFileURL: INDEX_URL + "pyodide-lock.json",
+      lockFileURL: `${INDEX_URL}pyodide-lock.json?v=${VERSION}`,
       stdout: () => {},
       stderr: (line) => failures.push(line),
     }),
