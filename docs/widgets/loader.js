@@ -203,6 +203,7 @@ function chartOptions(spec, width, holder) {
         if (Number.isFinite(m.y)) { min = Math.min(min, m.y); max = Math.max(max, m.y); }
       }
       const s = holder.spec;
+      if (s.series.some((x) => x.kind === "bar")) { min = Math.min(min, 0); max = Math.max(max, 0); }
       let lo = s.y_min ?? min;
       let hi = s.y_max ?? max;
       if (!(hi > lo)) { lo -= 1; hi += 1; }
