@@ -220,3 +220,14 @@ def test_snippet_runner_prints_like_the_interpreter() -> None:
     ok, out = run(">>> 1\n>>> undefined_name\n>>> 2\n", {})
     assert not ok and out.startswith("1\nTraceback") and out.endswith(
         "NameError: name 'undefined_name' is not defined\n") and "_snippets" not in out
+
+
+def test_a_widget_inside_an_admonition_stays_inside_it() -> None:
+    import markdown
+
+    source = '!!! example "Try it"\n\n    Some text.\n\n    [[widget dpo]]\n\nAfter.\n'
+    slots = hook.on_page_markdown(source, _page(), None, None)
+    body = markdown.markdown(slots, extensions=["admonition", "md_in_html"])
+    html = hook.on_page_content(body, _page(), None, None)
+    admonition = html[html.index('<div class="admonition example">'):html.index("<p>After.</p>")]
+    assert 'data-widget="dpo"' in admonition

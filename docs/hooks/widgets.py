@@ -340,7 +340,8 @@ def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:
         w = widgets[name]
         if w.compute is None and not (ROOT / "docs" / "widgets" / f"{w.script}.js").is_file():
             raise PluginError(f"{where}: script widget {name!r} needs docs/widgets/{w.script}.js")
-        lines[number - 1] = f'\n<div data-am-slot="{name}"></div>\n'
+        indent = line[: len(line) - len(line.lstrip())]  # keeps a widget inside an admonition
+        lines[number - 1] = f'\n{indent}<div data-am-slot="{name}"></div>\n'
     return "\n".join(lines)
 
 
