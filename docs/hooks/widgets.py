@@ -38,6 +38,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -449,20 +450,55 @@ def _copy(src: Path, dest: Path) -> None:
     shutil.copy2(src, dest)
 
 
-def _pyodide_files() -> list[Path]:
+def _pyodide_problem() -> str | None:
+    """Why PYODIDE_DIR cannot serve this working tree (None when it can)."""
+    import zipfile
+
     missing = [f for f in PYODIDE_FILES if not (PYODIDE_DIR / f).is_file()]
     if missing:
+        return f"the self-hosted Pyodide is missing from {PYODIDE_DIR} ({', '.join(missing)})"
+    lock = json.loads((PYODIDE_DIR / "pyodide-lock.json").read_text())
+    absent = [p["file_name"] for p in lock["packages"].values()
+              if not (PYODIDE_DIR / p["file_name"]).is_file()]
+    if absent:
+        return f"{PYODIDE_DIR}/pyodide-lock.json lists wheels that are absent: {absent}"
+    for name, source in OWN_WHEELS.items():
+        entry = lock["packages"].get(name)
+        if entry is None:
+            return f"{PYODIDE_DIR}/pyodide-lock.json has no package {name!r}"
+        with zipfile.ZipFile(PYODIDE_DIR / entry["file_name"]) as wheel:
+            packed = {n: wheel.read(n) for n in wheel.namelist() if n.endswith(".py")}
+        for path in sorted(source.rglob("*.py")):
+            rel = f"{source.name}/{path.relative_to(source).as_posix()}"
+            if packed.get(rel) != path.read_bytes():
+                # the browser would run old code
+                return f"the Pyodide wheel {entry['file_name']} is older than {rel}"
+    return None
+
+
+def _ensure_pyodide() -> None:
+    """Build (or refresh) PYODIDE_DIR with scripts/build_pyodide.py when it does not match the
+    working tree; fail the build with the reason if that does not help."""
+    problem = _pyodide_problem()
+    if problem is None:
+        return
+    log.info("%s: running scripts/build_pyodide.py --out %s", problem, PYODIDE_DIR)
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "build_pyodide.py"), "--out", str(PYODIDE_DIR)],
+        capture_output=True, text=True, check=False,
+    )
+    problem = _pyodide_problem()
+    if problem is not None or done.returncode != 0:
+        why = (done.stderr or done.stdout).strip().splitlines()[-3:]
         raise PluginError(
-            f"the self-hosted Pyodide is missing from {PYODIDE_DIR} ({', '.join(missing)}). "
-            "Build it with `make pyodide` (python scripts/build_pyodide.py --out .cache/pyodide), "
-            "or point ALIGNMENT_PYODIDE_DIR at such a folder."
+            f"{problem or 'scripts/build_pyodide.py failed'}; building it failed: {' '.join(why)}. "
+            "Run `make pyodide` (or point ALIGNMENT_PYODIDE_DIR at a built folder)."
         )
+
+
+def _pyodide_files() -> list[Path]:
     lock = json.loads((PYODIDE_DIR / "pyodide-lock.json").read_text())
     wheels = [PYODIDE_DIR / p["file_name"] for p in lock["packages"].values()]
-    absent = [w.name for w in wheels if not w.is_file()]
-    if absent:
-        raise PluginError(f"{PYODIDE_DIR}/pyodide-lock.json lists wheels that are absent: {absent}")
-    _check_fresh(lock)
     return [PYODIDE_DIR / f for f in PYODIDE_FILES] + wheels
 
 
@@ -471,27 +507,8 @@ OWN_WHEELS = {"alignment-math": ROOT / "src" / "alignment_math",
               "alignment-widgets": ROOT / "widgets" / "alignment_widgets"}
 
 
-def _check_fresh(lock: dict[str, Any]) -> None:
-    """Refuse wheels whose Python differs from the working tree: the browser would run old code."""
-    import zipfile
-
-    for name, source in OWN_WHEELS.items():
-        entry = lock["packages"].get(name)
-        if entry is None:
-            raise PluginError(f"{PYODIDE_DIR}/pyodide-lock.json has no package {name!r}; run `make pyodide`")
-        with zipfile.ZipFile(PYODIDE_DIR / entry["file_name"]) as wheel:
-            packed = {n: wheel.read(n) for n in wheel.namelist() if n.endswith(".py")}
-        for path in sorted(source.rglob("*.py")):
-            rel = f"{source.name}/{path.relative_to(source).as_posix()}"
-            if packed.get(rel) != path.read_bytes():
-                raise PluginError(
-                    f"the Pyodide wheel {entry['file_name']} is older than {rel} (the browser would "
-                    "run the old code): rebuild it with `make pyodide`"
-                )
-
-
 def on_config(config: Any) -> Any:
-    _pyodide_files()  # fail early, with the fix in the message
+    _ensure_pyodide()  # the browser must run the same Python as this working tree
     for package in VENDOR:
         if not (NODE_MODULES / package / "package.json").is_file():
             raise PluginError(
@@ -503,6 +520,7 @@ def on_config(config: Any) -> Any:
 
 def on_post_build(config: Any) -> None:
     site = Path(config["site_dir"])
+    _ensure_pyodide()
     files = _pyodide_files()
     digest = hashlib.sha256()
     for f in sorted(files):
