@@ -469,6 +469,9 @@ def _pyodide_problem() -> str | None:
         with zipfile.ZipFile(PYODIDE_DIR / entry["file_name"]) as wheel:
             packed = {n: wheel.read(n) for n in wheel.namelist() if n.endswith(".py")}
         for path in sorted(source.rglob("*.py")):
+            if any(part.startswith(".") or part == "__pycache__"
+                   for part in path.relative_to(source).parts):
+                continue  # build_pyodide.py leaves these out too
             rel = f"{source.name}/{path.relative_to(source).as_posix()}"
             if packed.get(rel) != path.read_bytes():
                 # the browser would run old code
