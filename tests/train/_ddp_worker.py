@@ -19,6 +19,7 @@ def main() -> None:
     grads = ddp_batch_grads(sft_dir, run)
     if run.rank == 0:
         torch.save(grads, f"{out}/ddp_grads.pt")
+    dist.barrier()  # neither process leaves while the other still talks to it
     dist.destroy_process_group()
 
 
