@@ -233,6 +233,9 @@ def test_fast_drags_coalesce_to_the_latest_value(live_page: Any, site_url: str,
     assert near(raw[slider.name], values[-1], slider.step)
     made = page.evaluate("(id) => document.getElementById(id).amWidget.requests", uid) - sent
     assert made <= 3, f"41 synchronous moves made {made} computations; they should coalesce"
+    # one Python worker for the page, however many widgets and chapters it has shown
+    workers = [w.url for w in page.workers if "/widgets/worker.js" in w.url]
+    assert len(workers) == 1, workers
     page.guard.check()
 
 
