@@ -421,3 +421,24 @@ def test_code_blocks_run_in_the_page_and_can_be_edited(live_page: Any, site_url:
     state, text = run_and_read()
     assert state == "failed" and text.strip().endswith("ZeroDivisionError: division by zero")
     page.guard.check()
+
+
+def test_charts_follow_the_light_and_dark_scheme(live_page: Any, site_url: str,
+                                                 pages: list[Any]) -> None:
+    url, names = next((u, ns) for u, ns in pages if any(alignment_widgets.get(n).compute for n in ns))
+    page = live_page
+    found = [r for r in visit(page, site_url, url, names) if not r["script"]]
+    wait_settled(page, [r["id"] for r in found])
+    uid = found[0]["id"]
+    axis_color = """(id) => {
+      const plot = document.getElementById(id).amWidget.charts[0].plot;
+      const stroke = plot.axes[0].stroke;
+      return typeof stroke === "function" ? stroke(plot, 0) : stroke;
+    }"""
+    fg = "() => getComputedStyle(document.body).getPropertyValue('--md-default-fg-color').trim()"
+    for _ in range(2):
+        scheme = page.evaluate("() => document.body.dataset.mdColorScheme")
+        page.locator("form[data-md-component=palette] label:visible").first.click()
+        page.wait_for_function("(s) => document.body.dataset.mdColorScheme !== s", arg=scheme)
+        page.wait_for_function(f"(id) => ({axis_color})(id) === ({fg})()", arg=uid, timeout=MOVE_TIMEOUT_MS)
+    page.guard.check()
