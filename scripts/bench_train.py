@@ -8,8 +8,8 @@ tokens trained here with `tokenizers`; 256 synthetic pairs (prompts 31-51 tokens
 rejected 28-62, EOS included); batch 8, sigmoid loss, beta 0.1, lr 1e-4, 32 steps, 2 torch
 threads. Tokens per step = prompt+chosen plus prompt+rejected tokens the policy reads.
 The first 4 steps are not timed; each trainer runs --runs times, alternating; per run the
-mean ms/step over steps 5-32 is taken, and the median and the best run are reported (on a
-shared machine the best run is the one least disturbed by other load). TRL (pip install 'alignment-math[bench]')
+median ms/step over steps 5-32 is taken (robust to stalls caused by other load on a shared
+machine), and the median and the best run are reported. TRL (pip install 'alignment-math[bench]')
 is optional: without it only our figures are printed.
 A benchmark, not a test: timings depend on the machine and on its other load.
 """
@@ -109,7 +109,7 @@ def run_ours(model_dir: Path, ids: list[tuple[list[int], ...]], out: Path) -> di
     dpo.train(cfg, data=ids)  # type: ignore[arg-type]
     rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     rows = [r for r in rows if "loss" in r]
-    return {"ms": statistics.fmean(r["ms_per_step"] for r in rows[SKIP:]), "first_loss": rows[0]["loss"]}
+    return {"ms": statistics.median(r["ms_per_step"] for r in rows[SKIP:]), "first_loss": rows[0]["loss"]}
 
 
 def run_trl(model_dir: Path, text: list[dict[str, str]], out: Path) -> dict[str, float]:
@@ -137,7 +137,7 @@ def run_trl(model_dir: Path, text: list[dict[str, str]], out: Path) -> dict[str,
                          callbacks=[Clock()])
     trainer.train()
     first = next(h["loss"] for h in trainer.state.log_history if "loss" in h)
-    return {"ms": statistics.fmean(times[SKIP:]), "first_loss": first}
+    return {"ms": statistics.median(times[SKIP:]), "first_loss": first}
 
 
 def main() -> int:
