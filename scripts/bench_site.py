@@ -27,6 +27,7 @@ import argparse
 import functools
 import gzip
 import http.server
+import os
 import statistics
 import sys
 import threading
@@ -271,7 +272,9 @@ def main(argv: list[str] | None = None) -> int:
     def ok(flag: bool) -> str:
         return "meets target" if flag else "MISSES target"
 
-    print(f"page: /{page_path}   ({args.reps} cold runs each, medians; {args.moves} slider moves)")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"page: /{page_path}   ({args.reps} cold runs each, medians; {args.moves} slider moves;"
+          f" {os.cpu_count()} CPUs, load average {load})")
     print(f"(a) bare page, Pyodide + numpy ready:      {a:8.0f} ms   runs: {[round(x) for x in bare]}")
     print(f"(b) navigation -> first widget ready:      {b:8.0f} ms   runs: {[round(x) for x in first]}")
     print(f"    b/a = {ratio:.3f}   (target <= 1.25: {ok(ratio <= 1.25)})")
