@@ -101,7 +101,9 @@ def main(argv: list[str] | None = None) -> int:
         for stage in STAGES if args.stage == "all" else [args.stage]:
             print(f"{stage}:\n{describe(stage)}")
         return 0
-    torch.set_flush_denormal(True)  # Adam states of idle weights decay into slow denormals
+    # Tiny gradients decay into denormal floats, which are very slow on CPUs: flush them to
+    # zero while training (this flag is process-wide, so it is restored afterwards).
+    torch.set_flush_denormal(True)
     try:
         if args.stage != "all":
             run_stage(args.stage, args.config, sets, args.resume)
@@ -115,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     except TrainingStopped as e:
         print(f"alignment-train: {e}", file=sys.stderr)
         return 1
+    finally:
+        torch.set_flush_denormal(False)
 
 
 def pipeline_table(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
