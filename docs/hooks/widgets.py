@@ -546,7 +546,12 @@ def on_post_build(config: Any) -> None:
     # of their names and the site lock (whose wheel names carry content hashes).
     template = (ROOT / "docs" / "widgets" / "sw.js").read_text()
     version = digest.hexdigest()[:16]
-    (site / "sw.js").write_text(template.replace("__AM_CACHE_VERSION__", version))
+    precache = [f"pyodide/{f.name}" for f in files if f.name != "pyodide-lock.json"]
+    precache.append(f"pyodide/pyodide-lock.json?v={version}")  # the URL worker.js asks for
+    (site / "sw.js").write_text(
+        template.replace("__AM_CACHE_VERSION__", version)
+        .replace("/*__AM_PRECACHE__*/ []", json.dumps(sorted(precache)))
+    )
     (site / "widgets" / "version.json").write_text(json.dumps({"cache": version}))
     worker = (ROOT / "docs" / "widgets" / "worker.js").read_text(encoding="utf-8")
     (site / "widgets" / "worker.js").write_text(worker.replace("__AM_CACHE_VERSION__", version),

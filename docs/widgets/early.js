@@ -1,20 +1,12 @@
 // Inlined by docs/hooks/widgets.py at the top of <head> of pages with computed widgets:
-// starts the page's Python worker while the rest of the page is still loading.  On a first
-// visit it first lets the service worker take control (at most 3 s), so that Pyodide's files
-// pass through it into its cache.  loader.js adopts the worker and any message it sent.
+// starts the page's Python worker while the rest of the page is still loading, and registers
+// the service worker that keeps Pyodide for repeat visits (loader.js asks it to once Python
+// is up).  loader.js adopts the worker and any message it sent.
 (() => {
   const base = new URL("__AM_WIDGETS__", location.href);
   const sw = navigator.serviceWorker;
-  let ready = Promise.resolve();
-  if (sw && location.protocol !== "file:") {
-    const registered = sw.register(new URL("../sw.js", base)).catch(() => null);
-    if (!sw.controller) {
-      ready = Promise.race([
-        registered.then((r) => r && new Promise((res) => sw.addEventListener("controllerchange", res, { once: true }))),
-        new Promise((res) => setTimeout(res, 3000)),
-      ]);
-    }
-  }
+  if (sw && location.protocol !== "file:") sw.register(new URL("../sw.js", base)).catch(() => null);
+  const ready = Promise.resolve();
   const early = { worker: null, error: null, messages: [], errors: [] };
   early.started = ready.then(() => {
     try {

@@ -30,20 +30,22 @@ const pending = new Map();
 let nextId = 1;
 
 // A version-keyed service worker keeps Pyodide and the vendored files for repeat visits
-// (docs/widgets/sw.js).  On a first visit the Python worker waits (briefly) until the
-// service worker controls the page, so that Pyodide's files pass through it into its cache.
+// (docs/widgets/sw.js).  Python never waits for it: once Python is up, the page asks it to
+// keep the files the worker loaded (it reads them from the HTTP cache).
 let serviceWorker = null;
 
 function serviceWorkerReady() {
   if (serviceWorker) return serviceWorker;
   const sw = navigator.serviceWorker;
-  if (!sw || location.protocol === "file:") return (serviceWorker = Promise.resolve());
-  const registered = sw.register(new URL("../sw.js", HERE)).catch(() => null);
-  if (sw.controller) return (serviceWorker = Promise.resolve());
-  const controlled = registered.then((registration) =>
-    registration && new Promise((resolve) => sw.addEventListener("controllerchange", resolve, { once: true })));
-  const patience = new Promise((resolve) => setTimeout(resolve, 3000));
-  return (serviceWorker = Promise.race([controlled, patience]));
+  if (sw && location.protocol !== "file:") sw.register(new URL("../sw.js", HERE)).catch(() => null);
+  return (serviceWorker = Promise.resolve());
+}
+
+function keepPyodide() {
+  const sw = navigator.serviceWorker;
+  if (!sw || location.protocol === "file:") return;
+  sw.ready.then((registration) => registration.active && registration.active.postMessage({ precache: true }))
+    .catch(() => {});
 }
 
 function createWorker() {
@@ -97,7 +99,7 @@ function startWorker() {
     for (const data of w.messages) onMessage(data);
     for (const message of w.errors) onError(message);
   }));
-  booted.catch(() => {});
+  booted.then(keepPyodide, () => {});
   return booted;
 }
 
