@@ -18,8 +18,6 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-import torch
-
 from . import dpo, kto, orpo, ppo, reward_model, sft
 from .common import ConfigError
 from .engine import BaseConfig, TrainingStopped, parse_config
@@ -101,9 +99,6 @@ def main(argv: list[str] | None = None) -> int:
         for stage in STAGES if args.stage == "all" else [args.stage]:
             print(f"{stage}:\n{describe(stage)}")
         return 0
-    # Tiny gradients decay into denormal floats, which are very slow on CPUs: flush them to
-    # zero while training (this flag is process-wide, so it is restored afterwards).
-    torch.set_flush_denormal(True)
     try:
         if args.stage != "all":
             run_stage(args.stage, args.config, sets, args.resume)
@@ -117,8 +112,6 @@ def main(argv: list[str] | None = None) -> int:
     except TrainingStopped as e:
         print(f"alignment-train: {e}", file=sys.stderr)
         return 1
-    finally:
-        torch.set_flush_denormal(False)
 
 
 def pipeline_table(results: dict[str, dict[str, Any]]) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from .common import (
     sequence_logps,
     token_logps,
 )
-from .engine import BaseConfig, Run, start_model
+from .engine import BaseConfig, Run, flush_denormals, start_model
 from .task import Task
 
 LOSS_TYPES = ("sigmoid", "robust", "hinge", "ipo")
@@ -110,6 +110,7 @@ def precompute_logps(model: torch.nn.Module, prompts: list[list[int]], responses
 Tokenized = list[tuple[list[int], list[int], list[int]]]
 
 
+@flush_denormals
 def train(cfg: DPOConfig, resume: bool = False, data: Tokenized | None = None) -> dict[str, Any]:
     """Train; ``data`` optionally replaces the task's pairs with (prompt, chosen, rejected)
     token ids, responses ending in EOS (used by scripts/bench_train.py)."""

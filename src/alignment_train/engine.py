@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import math
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 import torch.distributed as dist
@@ -23,6 +25,8 @@ from torch import nn
 from .common import ConfigError
 from .model import GPT, GPTConfig, ScalarModel
 from .task import CharTokenizer, Tokenizer
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class TrainingStopped(RuntimeError):
@@ -369,6 +373,22 @@ class Run:
             self.say(f"[{self.stage}] " + json.dumps(summary))
         if self.world > 1:
             dist.barrier()
+
+
+def flush_denormals(train: F) -> F:
+    """Run a stage's ``train`` with denormal floats flushed to zero: tiny gradients and Adam
+    moments otherwise decay into denormals, which are very slow on CPUs. The flag is
+    process-wide (NumPy sees it too), so it is restored when training ends."""
+
+    @functools.wraps(train)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        torch.set_flush_denormal(True)
+        try:
+            return train(*args, **kwargs)
+        finally:
+            torch.set_flush_denormal(False)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def start_model(model: str, init_from: str) -> tuple[nn.Module, Tokenizer]:

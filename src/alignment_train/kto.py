@@ -23,7 +23,7 @@ from .common import (
     token_logps,
 )
 from .dpo import precompute_logps
-from .engine import BaseConfig, Run, start_model
+from .engine import BaseConfig, Run, flush_denormals, start_model
 from .task import Task
 
 
@@ -82,6 +82,7 @@ def kto_loss(
 
 
 # ==== PLUMBING ==============================================================================
+@flush_denormals
 def train(cfg: KTOConfig, resume: bool = False) -> dict[str, Any]:
     cfg.validate()
     run = Run(cfg, "kto", resume)

@@ -25,7 +25,7 @@ from .common import (
     sequence_logps,
     token_logps,
 )
-from .engine import BaseConfig, Run, load_model, start_model
+from .engine import BaseConfig, Run, flush_denormals, load_model, start_model
 from .task import Task
 
 
@@ -73,6 +73,7 @@ def orpo_loss(chosen_nll: torch.Tensor, chosen_avg_logps: torch.Tensor,
 
 
 # ==== PLUMBING ==============================================================================
+@flush_denormals
 def train(cfg: ORPOConfig, resume: bool = False) -> dict[str, Any]:
     cfg.validate()
     run = Run(cfg, "orpo", resume)

@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from .common import ConfigError, collate, encode_prompt, evaluate, generate, response_logps
-from .engine import BaseConfig, Run, load_model, start_model, unwrap
+from .engine import BaseConfig, Run, flush_denormals, load_model, start_model, unwrap
 from .model import ScalarModel
 from .reward_model import reward_scores
 from .task import Task
@@ -134,6 +134,7 @@ def critic_values(critic: torch.nn.Module, ids: torch.Tensor, mask: torch.Tensor
 
 
 # ==== PLUMBING ==============================================================================
+@flush_denormals
 def train(cfg: PPOConfig, resume: bool = False) -> dict[str, Any]:
     cfg.validate()
     if cfg.fsdp:

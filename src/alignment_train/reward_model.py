@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from .common import collate, encode_prompt, encode_response, generate
-from .engine import BaseConfig, Run, load_model
+from .engine import BaseConfig, Run, flush_denormals, load_model
 from .model import ScalarModel
 from .task import Task
 
@@ -63,6 +63,7 @@ def reward_scores(rm: torch.nn.Module, ids: torch.Tensor, mask: torch.Tensor) ->
 
 
 # ==== PLUMBING ==============================================================================
+@flush_denormals
 def train(cfg: RMConfig, resume: bool = False) -> dict[str, Any]:
     run = Run(cfg, "rm", resume)
     task = Task()

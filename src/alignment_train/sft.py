@@ -14,7 +14,7 @@ from typing import Any
 import torch
 
 from .common import build_model, collate, encode_prompt, encode_response, evaluate, token_logps
-from .engine import BaseConfig, Run
+from .engine import BaseConfig, Run, flush_denormals
 from .task import Task
 
 
@@ -41,6 +41,7 @@ def sft_loss(tok_logps: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 # ==== PLUMBING ==============================================================================
+@flush_denormals
 def train(cfg: SFTConfig, resume: bool = False) -> dict[str, Any]:
     run = Run(cfg, "sft", resume)
     task = Task()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 def tiny(**kw: object) -> dict[str, object]:
     """Settings for seconds-long runs."""
-    base: dict[str, object] = {"eval_prompts": 16, "log_every": 1, "threads": 2}
+    base: dict[str, object] = {"eval_prompts": 16, "log_every": 1, "threads": 1}
     base.update(kw)
     return base
 

@@ -8,14 +8,11 @@ import pytest
 @pytest.fixture(scope="session")
 def sft_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A briefly trained SFT model (a few seconds): the start and reference of later stages."""
-    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch")
     from alignment_train.sft import SFTConfig, train
 
     out = tmp_path_factory.mktemp("sft")
-    torch.set_flush_denormal(True)  # process-wide: switched off again for later (NumPy) tests
-    try:
-        train(SFTConfig(out_dir=str(out), steps=150, n_examples=4000, eval_prompts=64, lr=3e-3))
-    finally:
-        torch.set_flush_denormal(False)
+    train(SFTConfig(out_dir=str(out), steps=150, n_examples=4000, eval_prompts=64, lr=3e-3,
+                    threads=1))
     return str(out)
 

@@ -35,7 +35,7 @@ def hf_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_hf_model_trains_with_sft_and_dpo(hf_dir: Path, tmp_path: Path) -> None:
-    common = ["eval_prompts=8", "batch_size=4", "steps=2", "log_every=1"]
+    common = ["eval_prompts=8", "batch_size=4", "steps=2", "log_every=1", "threads=1"]
     assert cli.main(["sft", "--model", str(hf_dir), "--set", *common,
                      f"out_dir={tmp_path / 'sft'}"]) == 0
     model, tok = load_model(tmp_path / "sft")

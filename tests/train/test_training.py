@@ -152,7 +152,7 @@ def test_cli_errors(tmp_path: Path, sft_dir: str, capsys: pytest.CaptureFixture[
 def test_cli_config_file_and_list(tmp_path: Path, sft_dir: str,
                                   capsys: pytest.CaptureFixture[str]) -> None:
     cfg = tmp_path / "c.toml"
-    cfg.write_text(f'init_from = "{sft_dir}"\nsteps = 1\nbatch_size = 4\neval_prompts = 8\n'
+    cfg.write_text(f'init_from = "{sft_dir}"\nsteps = 1\nbatch_size = 4\neval_prompts = 8\nthreads = 1\n'
                    f'out_dir = "{tmp_path / "out"}"\nbeta = 0.5\n')
     assert cli.main(["dpo", "--config", str(cfg), "--set", "loss_type=hinge"]) == 0
     s = json.loads((tmp_path / "out" / "summary.json").read_text())
