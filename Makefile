@@ -5,13 +5,15 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# Extras installed into the virtualenv; `make site EXTRAS=test,docs` skips torch.
+EXTRAS ?= test,docs,train
 
 .PHONY: setup serve site test lint typecheck unit browser chromium clean pyodide
 
 $(STAMP): pyproject.toml widgets/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test,docs,train]" -e ./widgets
+	$(PY) -m pip install --quiet -e ".[$(EXTRAS)]" -e ./widgets
 	touch $(STAMP)
 
 setup: $(STAMP)
