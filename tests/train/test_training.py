@@ -133,9 +133,10 @@ def test_cli_errors(tmp_path: Path, sft_dir: str, capsys: pytest.CaptureFixture[
     assert code == 2 and "sigmoid, robust, hinge, ipo" in err
     code, err = run_cli(["dpo", "--config", str(tmp_path / "missing.toml")], capsys)
     assert code == 2 and "missing.toml does not exist" in err
-    code, err = run_cli(["dpo", "--set", f"init_from={tmp_path / 'nothing'}"], capsys)
+    out = f"out_dir={tmp_path / 'out'}"  # never write into the working directory's runs/
+    code, err = run_cli(["dpo", "--set", f"init_from={tmp_path / 'nothing'}", out], capsys)
     assert code == 2 and "does not exist" in err and "Traceback" not in err
-    code, err = run_cli(["dpo", "--model", str(tmp_path / "no-model")], capsys)
+    code, err = run_cli(["dpo", "--model", str(tmp_path / "no-model"), "--set", out], capsys)
     assert code == 2 and "no such directory" in err
     code, err = run_cli(["dpo", "--set", f"init_from={sft_dir}", "n_pairs=10", "batch_size=64",
                          f"out_dir={tmp_path / 'o'}"], capsys)
