@@ -1,8 +1,8 @@
 """True reward vs KL frontier on the default task: DPO at several beta, PPO at several KL
 coefficients (against the learned reward model, which inherits the labeller's length bias).
 
-    .venv/bin/python scripts/frontier.py            # ~10 min on 2 CPU cores
-    .venv/bin/python scripts/frontier.py --quick    # fewer points and steps, ~3 min
+    .venv/bin/python scripts/frontier.py            # about 2 min on 2 idle CPU cores
+    .venv/bin/python scripts/frontier.py --quick    # 3 points per method, half the steps
 
 Writes runs/frontier/frontier.json and runs/frontier/frontier.png / .svg (gitignored).
 Reuses runs/sft and runs/rm when present (else trains them with the defaults). The picture
