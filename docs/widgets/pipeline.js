@@ -7,6 +7,8 @@
 // Keys on a stage: Enter/Space select it, Arrow Right/Down and Left/Up move to the next or
 // previous stage (and select it), Home/End the first/last, Escape clears the selection.
 
+import { rovingTarget } from "./roving.js";
+
 export default function mount(root) {
   const stages = Array.from(root.querySelectorAll("[data-stage]"));
   const boxes = Array.from(root.querySelectorAll("[data-node]"));
@@ -58,33 +60,19 @@ export default function mount(root) {
     });
     stage.addEventListener("focus", () => select(stage));
     stage.addEventListener("keydown", (event) => {
-      let target = null;
+      const target = rovingTarget(stages, i, event.key);
       switch (event.key) {
         case "Enter":
         case " ":
           select(stage);
           event.preventDefault();
           return;
-        case "ArrowRight":
-        case "ArrowDown":
-          target = stages[(i + 1) % stages.length];
-          break;
-        case "ArrowLeft":
-        case "ArrowUp":
-          target = stages[(i - 1 + stages.length) % stages.length];
-          break;
-        case "Home":
-          target = stages[0];
-          break;
-        case "End":
-          target = stages[stages.length - 1];
-          break;
         case "Escape":
           clear();
           event.preventDefault();
           return;
         default:
-          return;
+          if (!target) return;
       }
       event.preventDefault();
       target.focus();

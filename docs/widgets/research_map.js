@@ -5,6 +5,8 @@
 // Home/End = first/last, Enter or Space = step through the focused node's connections,
 // Escape = clear the highlight.  The summary is announced through an aria-live region.
 
+import { rovingTarget } from "./roving.js";
+
 export default function mount(root) {
   const nodes = Array.from(root.querySelectorAll("[data-node]"));
   const edges = Array.from(root.querySelectorAll("[data-edge]"));
@@ -69,22 +71,8 @@ export default function mount(root) {
     node.addEventListener("focus", () => show(node));
     node.addEventListener("click", () => focusNode(node));
     node.addEventListener("keydown", (event) => {
-      let target = null;
+      let target = rovingTarget(nodes, i, event.key);
       switch (event.key) {
-        case "ArrowRight":
-        case "ArrowDown":
-          target = nodes[(i + 1) % nodes.length];
-          break;
-        case "ArrowLeft":
-        case "ArrowUp":
-          target = nodes[(i - 1 + nodes.length) % nodes.length];
-          break;
-        case "Home":
-          target = nodes[0];
-          break;
-        case "End":
-          target = nodes[nodes.length - 1];
-          break;
         case "Enter":
         case " ": {
           const ids = neighbours(node);
@@ -100,7 +88,7 @@ export default function mount(root) {
           event.preventDefault();
           return;
         default:
-          return;
+          if (!target) return;
       }
       event.preventDefault();
       if (target) focusNode(target);
