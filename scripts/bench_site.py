@@ -63,6 +63,9 @@ mark("imported");
 postMessage(t);
 """
 
+# the first widget computed in Python (script widgets do not use Pyodide) that is interactive
+READY = '[data-widget][data-state="ready"]:not([data-script])'
+
 FIRST_READY = """
 window.__firstReady = null;
 new MutationObserver((_, observer) => {
@@ -219,33 +222,40 @@ def main(argv: list[str] | None = None) -> int:
             return ctx
 
         # (a) and (b), alternating, each cold (fresh context: empty HTTP cache, no service worker)
+        def cold(path: str, done: str, timings: str, init: str | None = None) -> tuple[float, dict]:
+            """Open ``path`` in a fresh context; (ms until ``done`` is set, the milestones)."""
+            ctx = context()
+            if init:
+                ctx.add_init_script(init)
+            page = ctx.new_page()
+            page.goto(f"{base}/{path}")
+            page.wait_for_function(done, timeout=180_000)
+            result = page.evaluate(done), page.evaluate(timings)
+            ctx.close()
+            return result
+
         bare, first, milestones, bare_milestones = [], [], [], []
         for _ in range(args.reps):
-            ctx = context()
-            page = ctx.new_page()
-            page.goto(f"{base}/__bench__/bare.html")
-            page.wait_for_function("window.__numpyReady", timeout=180_000)
-            bare.append(page.evaluate("window.__numpyReady"))
-            bare_milestones.append(page.evaluate("window.__bare"))
-            ctx.close()
-            ctx = context()
-            ctx.add_init_script(FIRST_READY)
-            page = ctx.new_page()
-            page.goto(f"{base}/{page_path}")
-            page.wait_for_function("window.__firstReady", timeout=180_000)
-            first.append(page.evaluate("window.__firstReady"))
-            milestones.append(page.evaluate("window.__amTimings"))
-            ctx.close()
+            ms, steps = cold("__bench__/bare.html", "window.__numpyReady", "window.__bare")
+            bare.append(ms)
+            bare_milestones.append(steps)
+            ms, steps = cold(page_path, "window.__firstReady", "window.__amTimings", FIRST_READY)
+            first.append(ms)
+            milestones.append(steps)
         a, b = statistics.median(bare), statistics.median(first)
 
         # (d) bytes: first visit, then a repeat visit in the same browser context
+        def visit(ctx: Any) -> tuple[Any, dict[str, int]]:
+            """Open the chapter page in ``ctx``; (the page, bytes the server sent for it)."""
+            COUNTER.reset()
+            page = ctx.new_page()
+            page.goto(f"{base}/{page_path}")
+            page.wait_for_selector(READY, timeout=180_000)
+            page.wait_for_load_state("networkidle")
+            return page, dict(COUNTER.sent)
+
         ctx = context()
-        COUNTER.reset()
-        page = ctx.new_page()
-        page.goto(f"{base}/{page_path}")
-        page.wait_for_selector('[data-widget][data-state="ready"]:not([data-script])', timeout=180_000)
-        page.wait_for_load_state("networkidle")
-        first_visit = dict(COUNTER.sent)
+        page, first_visit = visit(ctx)
         controlled = page.evaluate("!!navigator.serviceWorker.controller")
 
         # (c) round trips on that page
@@ -260,12 +270,7 @@ def main(argv: list[str] | None = None) -> int:
         times = page.evaluate(ROUND_TRIPS, [root_id, slider_id, moves])
         page.close()
 
-        COUNTER.reset()
-        page = ctx.new_page()
-        page.goto(f"{base}/{page_path}")
-        page.wait_for_selector('[data-widget][data-state="ready"]:not([data-script])', timeout=180_000)
-        page.wait_for_load_state("networkidle")
-        repeat_visit = dict(COUNTER.sent)
+        _, repeat_visit = visit(ctx)
         ctx.close()
         browser.close()
     server.shutdown()
