@@ -10,10 +10,11 @@ EXTRAS ?= test,docs,train
 
 .PHONY: setup serve site test lint typecheck unit browser chromium clean pyodide
 
-$(STAMP): pyproject.toml widgets/pyproject.toml
+$(STAMP): pyproject.toml widgets/pyproject.toml train/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[$(EXTRAS)]" -e ./widgets
+	$(PY) -m pip install --quiet -e ".[$(EXTRAS)]" -e ./widgets \
+	  $(if $(findstring train,$(EXTRAS)),-e "./train[hf]")
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -29,7 +30,7 @@ pyodide: setup $(NODE_STAMP)
 	$(PY) scripts/build_pyodide.py --out .cache/pyodide
 
 lint: setup
-	$(VENV)/bin/ruff check src widgets tests scripts
+	$(VENV)/bin/ruff check src train widgets tests scripts
 	$(PY) scripts/lint_fences.py docs README.md
 
 typecheck: setup

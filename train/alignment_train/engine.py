@@ -22,7 +22,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from .common import ConfigError
+from .config import ConfigError, parse_config  # noqa: F401  (re-exported)
 from .model import GPT, GPTConfig, ScalarModel
 from .task import CharTokenizer, Tokenizer
 
@@ -85,49 +85,6 @@ class BaseConfig:
         if n_examples is not None and self.batch_size > n_examples:
             raise ConfigError(f"batch_size={self.batch_size} is larger than the data "
                               f"({n_examples} examples); lower batch_size or add data")
-
-
-def parse_config(cls: type[BaseConfig], file: str | None, sets: list[str]) -> BaseConfig:
-    """Build a config from defaults, then a TOML file, then ``key=value`` overrides."""
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    values: dict[str, Any] = {}
-    if file:
-        if not os.path.exists(file):
-            raise ConfigError(f"config file {file} does not exist")
-        import tomllib
-
-        with open(file, "rb") as fh:
-            values.update(tomllib.load(fh))
-    for item in sets:
-        if "=" not in item:
-            raise ConfigError(f"--set expects key=value, got {item!r}")
-        key, raw = item.split("=", 1)
-        values[key.strip()] = raw.strip()
-    unknown = sorted(set(values) - set(fields))
-    if unknown:
-        raise ConfigError(f"unknown config key(s) {', '.join(unknown)}; valid keys: "
-                          + ", ".join(sorted(fields)))
-    cfg = cls()
-    for key, value in values.items():
-        setattr(cfg, key, _coerce(key, value, getattr(cfg, key)))
-    return cfg
-
-
-def _coerce(key: str, value: Any, default: Any) -> Any:
-    try:
-        if isinstance(default, bool):
-            if isinstance(value, str):
-                if value.lower() not in ("true", "false", "1", "0"):
-                    raise ValueError
-                return value.lower() in ("true", "1")
-            return bool(value)
-        if isinstance(default, int):
-            return int(value)
-        if isinstance(default, float):
-            return float(value)
-        return str(value)
-    except ValueError:
-        raise ConfigError(f"{key} expects a {type(default).__name__}, got {value!r}") from None
 
 
 # ---- saving and loading models between stages ---------------------------------------------

@@ -9,12 +9,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .config import ConfigError
 from .model import GPT, GPTConfig, HFCausalLM
 from .task import CharTokenizer, HFTokenizer, Task, Tokenizer
-
-
-class ConfigError(ValueError):
-    """A bad setting or a missing file: reported as one sentence, without a traceback."""
 
 
 # ---- encoding and batching -------------------------------------------------------------
