@@ -21,7 +21,7 @@ from .common import (
     sequence_logps,
     token_logps,
 )
-from .engine import BaseConfig, Run, flush_denormals, start_model
+from .engine import BaseConfig, Run, flush_denormals, frozen_copy, start_model
 from .task import Task
 
 LOSS_TYPES = ("sigmoid", "robust", "hinge", "ipo")
@@ -118,8 +118,7 @@ def train(cfg: DPOConfig, resume: bool = False, data: Tokenized | None = None) -
     run = Run(cfg, "dpo", resume)
     task = Task()
     model, tok = start_model(cfg.model, cfg.init_from)
-    ref, _ = start_model(cfg.model, cfg.init_from)
-    ref = ref.to(run.device).eval().requires_grad_(False)
+    ref = frozen_copy(model, run.device)
     if data is None:
         pairs = task.preference_data(cfg.n_pairs, cfg.seed)
         data = [(encode_prompt(tok, x), encode_response(tok, c), encode_response(tok, r))
@@ -129,18 +128,12 @@ def train(cfg: DPOConfig, resume: bool = False, data: Tokenized | None = None) -
     avg = cfg.loss_type == "ipo"
     ref_c = precompute_logps(ref, P, C, tok.pad_id, avg, run.device)  # (N,)
     ref_r = precompute_logps(ref, P, R, tok.pad_id, avg, run.device)  # (N,)
-
+    prompts = task.eval_prompts(cfg.eval_prompts, cfg.seed)
     policy = run.wrap(model)
     opt = run.optimizer(policy.parameters())
-    extra = run.load_ckpt({"policy": policy}, opt)
-    prompts = task.eval_prompts(cfg.eval_prompts, cfg.seed)
-    before = extra.get("before") or evaluate(ref, ref, tok, task, prompts, cfg.seed + 1)
 
-    policy.train()
-    for step in range(run.start, cfg.steps):
-        idx = run.shard(run.batch_indices(len(data)))
-        b = len(idx)
-        il = idx.tolist()
+    def loss_fn(il: list[int]) -> tuple[torch.Tensor, dict[str, float]]:
+        b = len(il)
         # chosen and rejected in one forward pass: rows [0, b) chosen, [b, 2b) rejected
         ids, mask = collate([P[i] for i in il] * 2, [C[i] for i in il] + [R[i] for i in il],
                             tok.pad_id)
@@ -149,18 +142,18 @@ def train(cfg: DPOConfig, resume: bool = False, data: Tokenized | None = None) -
             logits, _ = policy(ids)  # (2b, T, V)
         logps = sequence_logps(token_logps(logits, ids), mask, average=avg)  # (2b,)
         pc, pr = logps[:b], logps[b:]
-        rc, rr = ref_c[idx].to(run.device), ref_r[idx].to(run.device)
+        rc, rr = ref_c[il].to(run.device), ref_r[il].to(run.device)
         loss = dpo_loss(pc, pr, rc, rr, cfg.beta, cfg.loss_type, cfg.label_smoothing).mean()
-        run.step(loss, opt, step)
         chosen, rejected = dpo_rewards(pc, rc, cfg.beta), dpo_rewards(pr, rr, cfg.beta)
         n_tok = sum(2 * len(P[i]) + len(C[i]) + len(R[i]) for i in il)  # policy tokens
-        run.log(step, {"loss": loss.item(), "tokens": n_tok,
-                       "rewards/margin": (chosen - rejected).mean().item(),
-                       "rewards/accuracy": (chosen > rejected).float().mean().item(),
-                       "rewards/chosen": chosen.mean().item(),
-                       "rewards/rejected": rejected.mean().item()})
-        run.after_step(step, {"policy": policy}, opt, {"before": before})
+        return loss, {"tokens": n_tok,
+                      "rewards/margin": (chosen - rejected).mean().item(),
+                      "rewards/accuracy": (chosen > rejected).float().mean().item(),
+                      "rewards/chosen": chosen.mean().item(),
+                      "rewards/rejected": rejected.mean().item()}
 
+    before = run.fit({"policy": policy}, opt, run.batches(len(data), loss_fn, opt),
+                     lambda: evaluate(ref, ref, tok, task, prompts, cfg.seed + 1))
     after = evaluate(run.inner(policy), ref, tok, task, prompts, cfg.seed + 1)
     summary = {"before": before, "after": after, "beta": cfg.beta, "loss_type": cfg.loss_type}
     run.finish(policy, summary)

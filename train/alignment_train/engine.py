@@ -6,6 +6,7 @@ Nothing here is alignment math; the stage files (``sft.py``, ``dpo.py``, …) ho
 from __future__ import annotations
 
 import contextlib
+import copy
 import dataclasses
 import functools
 import json
@@ -13,7 +14,7 @@ import math
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,6 +28,11 @@ from .model import GPT, GPTConfig, ScalarModel
 from .task import CharTokenizer, Tokenizer
 
 F = TypeVar("F", bound=Callable[..., Any])
+LossFn = Callable[[list[int]], tuple[torch.Tensor, dict[str, float]]]
+"""A stage's algorithm for one batch: example indices -> (mean loss, metrics to log)."""
+StepFn = Callable[[int], dict[str, float]]
+"""One training step (or PPO iteration) -> metrics to log."""
+Optimizers = torch.optim.Optimizer | Sequence[torch.optim.Optimizer]
 
 
 class TrainingStopped(RuntimeError):
@@ -198,28 +204,81 @@ class Run:
         return torch.randperm(n, generator=self.gen)[: self.cfg.batch_size]
 
     # -- optimisation
-    def optimizer(self, params: Any) -> torch.optim.Optimizer:
-        return torch.optim.AdamW(params, lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)
+    def optimizer(self, params: Any, lr: float | None = None) -> torch.optim.Optimizer:
+        """AdamW at peak learning rate ``lr`` (default ``cfg.lr``); :meth:`step` applies the
+        warm-up and schedule to it."""
+        opt = torch.optim.AdamW(params, lr=self.cfg.lr if lr is None else lr,
+                                weight_decay=self.cfg.weight_decay)
+        for g in opt.param_groups:
+            g["peak_lr"] = g["lr"]
+        return opt
 
-    def step(self, loss: torch.Tensor, opt: torch.optim.Optimizer, step: int) -> None:
-        """Check the loss is finite (on every process), backprop, clip, update."""
+    total_steps: int = 0
+    """Optimizer steps of the whole run, for the schedule (stages with several updates per
+    iteration, like PPO, set it; default ``cfg.steps``)."""
+
+    def lr_factor(self, step: int) -> float:
+        """Linear warm-up over ``warmup`` steps, then constant."""
+        return min(1.0, (step + 1) / max(1, self.cfg.warmup))
+
+    def step(self, loss_fn: LossFn, idx: Sequence[int], opts: Optimizers,
+             step: int) -> dict[str, float]:
+        """One optimizer step on this process's examples ``idx``.
+
+        ``loss_fn(idx)`` returns the mean loss over those examples and metrics to log. The
+        loss is checked to be finite on every process, back-propagated, the gradient norm
+        clipped, and every optimizer in ``opts`` stepped. Returns the metrics (with
+        ``loss``)."""
+        opts = [opts] if isinstance(opts, torch.optim.Optimizer) else list(opts)
+        loss, metrics = loss_fn(list(idx))
         value = self.mean(loss.detach().float())
         if not math.isfinite(value):
             where = (f"the last good checkpoint is {self.ckpt_file} (step {self.last_good})"
                      if self.last_good is not None else "no checkpoint was saved yet")
             raise TrainingStopped(f"{self.stage}: loss became {value} at step {step + 1}; "
                                   f"stopped, {where}. Try a lower lr.")
-        for g in opt.param_groups:
-            g["lr"] = self.cfg.lr * min(1.0, (step + 1) / max(1, self.cfg.warmup))
-        opt.zero_grad(set_to_none=True)
+        factor = self.lr_factor(step)
+        for opt in opts:
+            for g in opt.param_groups:
+                g["lr"] = g["peak_lr"] * factor
+            opt.zero_grad(set_to_none=True)
         loss.backward()
         if self.cfg.grad_clip > 0 and self.sharded:
             for m in self._wrapped:  # FSDP computes the norm over all shards
                 m.clip_grad_norm_(self.cfg.grad_clip)  # type: ignore[operator]
         elif self.cfg.grad_clip > 0:
-            params = [p for g in opt.param_groups for p in g["params"]]
+            params = [p for opt in opts for g in opt.param_groups for p in g["params"]]
             torch.nn.utils.clip_grad_norm_(params, self.cfg.grad_clip)
-        opt.step()
+        for opt in opts:
+            opt.step()
+        return {"loss": float(loss.detach()), **metrics}
+
+    def batches(self, n_examples: int, loss_fn: LossFn, opts: Optimizers) -> StepFn:
+        """The step function of a supervised stage: each step draws a global batch from
+        ``n_examples`` (same on every process), keeps this process's shard and calls
+        :meth:`step` on it."""
+        def one_step(step: int) -> dict[str, float]:
+            idx = self.shard(self.batch_indices(n_examples)).tolist()
+            return self.step(loss_fn, idx, opts, step)
+
+        return one_step
+
+    def fit(self, models: dict[str, nn.Module], opts: Optimizers, step_fn: StepFn,
+            before: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """The training loop every stage shares: restore a checkpoint when resuming, measure
+        ``before()`` (kept in the checkpoint, so a resumed run reports the same), then for
+        each step call ``step_fn(step)``, log its metrics, checkpoint and honour
+        ``stop_after``. Returns the "before" measurements."""
+        opt_list = [opts] if isinstance(opts, torch.optim.Optimizer) else list(opts)
+        extra = self.load_ckpt(models, opt_list)
+        measured = extra.get("before") or before()
+        for m in models.values():
+            m.train()
+        for step in range(self.start, self.cfg.steps):
+            metrics = step_fn(step)
+            self.log(step, metrics)
+            self.after_step(step, models, opt_list, {"before": measured})
+        return measured
 
     def mean(self, x: torch.Tensor) -> float:
         """Mean of a scalar over processes."""
@@ -259,15 +318,15 @@ class Run:
             print(text, file=sys.stderr, flush=True)
 
     # -- checkpoints
-    def save_ckpt(self, done: int, models: dict[str, nn.Module], opt: torch.optim.Optimizer,
-                  extra: dict[str, Any]) -> None:
+    def save_ckpt(self, done: int, models: dict[str, nn.Module],
+                  opts: list[torch.optim.Optimizer], extra: dict[str, Any]) -> None:
         if self.sharded:
             return  # FSDP runs save only the final model (full state dict gathered on rank 0)
         if self.main:
             blob = {"step": done, "config": dataclasses.asdict(self.cfg), "gen": self.gen.get_state(),
                     "sample_gen": self.sample_gen.get_state(),
                     "models": {k: unwrap(m).state_dict() for k, m in models.items()},
-                    "optim": opt.state_dict(), "extra": extra}
+                    "optims": [o.state_dict() for o in opts], "extra": extra}
             tmp = self.ckpt_file.with_suffix(".tmp")
             torch.save(blob, tmp)
             os.replace(tmp, self.ckpt_file)
@@ -275,7 +334,8 @@ class Run:
         if self.world > 1:
             dist.barrier()
 
-    def load_ckpt(self, models: dict[str, nn.Module], opt: torch.optim.Optimizer) -> dict[str, Any]:
+    def load_ckpt(self, models: dict[str, nn.Module],
+                  opts: list[torch.optim.Optimizer]) -> dict[str, Any]:
         """Restore a checkpoint when resuming; returns its ``extra`` (or {} for a fresh run)."""
         if not self.resume:
             return {}
@@ -288,7 +348,8 @@ class Run:
             raise ConfigError(f"--resume: settings differ from the checkpoint's: {', '.join(diff)}")
         for k, m in models.items():
             unwrap(m).load_state_dict(blob["models"][k])
-        opt.load_state_dict(blob["optim"])
+        for o, state in zip(opts, blob["optims"], strict=True):
+            o.load_state_dict(state)
         self.gen.set_state(blob["gen"])
         self.sample_gen.set_state(blob["sample_gen"])
         self.start = self.last_good = self._step_log = int(blob["step"])
@@ -301,12 +362,12 @@ class Run:
 
     start: int = 0
 
-    def after_step(self, step: int, models: dict[str, nn.Module], opt: torch.optim.Optimizer,
-                   extra: dict[str, Any]) -> None:
+    def after_step(self, step: int, models: dict[str, nn.Module],
+                   opts: list[torch.optim.Optimizer], extra: dict[str, Any]) -> None:
         """Checkpoint every ``ckpt_every`` steps; honour ``stop_after``."""
         done = step + 1
         if done % self.cfg.ckpt_every == 0:
-            self.save_ckpt(done, models, opt, extra)
+            self.save_ckpt(done, models, opts, extra)
         if self.cfg.stop_after and done == self.cfg.stop_after and done < self.cfg.steps:
             raise TrainingStopped(f"{self.stage}: stopped after step {done} (stop_after)")
 
@@ -356,3 +417,9 @@ def start_model(model: str, init_from: str) -> tuple[nn.Module, Tokenizer]:
 
         return build_model(model)
     return load_model(init_from)
+
+
+def frozen_copy(model: nn.Module, device: torch.device) -> nn.Module:
+    """A copy of ``model`` on ``device`` in eval mode with gradients off (pi_ref, the reward
+    model): copied in memory, so the weights are read from disk once per stage."""
+    return copy.deepcopy(unwrap(model)).to(device).eval().requires_grad_(False)

@@ -23,7 +23,7 @@ from .common import (
     token_logps,
 )
 from .dpo import precompute_logps
-from .engine import BaseConfig, Run, flush_denormals, start_model
+from .engine import BaseConfig, Run, flush_denormals, frozen_copy, start_model
 from .task import Task
 
 
@@ -91,23 +91,16 @@ def train(cfg: KTOConfig, resume: bool = False) -> dict[str, Any]:
     rows = [(x, c, True) for x, c, _ in pairs] + [(x, r, False) for x, _, r in pairs]
     cfg.validate(len(rows))
     model, tok = start_model(cfg.model, cfg.init_from)
-    ref, _ = start_model(cfg.model, cfg.init_from)
-    ref = ref.to(run.device).eval().requires_grad_(False)
+    ref = frozen_copy(model, run.device)
     P = [encode_prompt(tok, x) for x, _, _ in rows]
     Y = [encode_response(tok, y) for _, y, _ in rows]
     D = torch.tensor([d for _, _, d in rows])
     ref_lp = precompute_logps(ref, P, Y, tok.pad_id, False, run.device)  # (N,)
-
+    prompts = task.eval_prompts(cfg.eval_prompts, cfg.seed)
     policy = run.wrap(model)
     opt = run.optimizer(policy.parameters())
-    extra = run.load_ckpt({"policy": policy}, opt)
-    prompts = task.eval_prompts(cfg.eval_prompts, cfg.seed)
-    before = extra.get("before") or evaluate(ref, ref, tok, task, prompts, cfg.seed + 1)
 
-    policy.train()
-    for step in range(run.start, cfg.steps):
-        idx = run.shard(run.batch_indices(len(rows)))
-        il = idx.tolist()
+    def loss_fn(il: list[int]) -> tuple[torch.Tensor, dict[str, float]]:
         ids, mask = collate([P[i] for i in il], [Y[i] for i in il], tok.pad_id)
         ids, mask = ids.to(run.device), mask.to(run.device)
         with run.autocast():
@@ -121,17 +114,17 @@ def train(cfg: KTOConfig, resume: bool = False) -> dict[str, Any]:
             mis_pol = sequence_logps(token_logps(run.inner(policy)(mids)[0], mids), mmask)  # (B,)
             mis_ref = sequence_logps(token_logps(ref(mids)[0], mids), mmask)  # (B,)
         z0 = kto_reference_point(mis_pol, mis_ref)
-        d = D[idx].to(run.device)
-        rl = ref_lp[idx].to(run.device)
+        d = D[il].to(run.device)
+        rl = ref_lp[il].to(run.device)
         loss = kto_loss(logps, rl, d, z0, cfg.beta, cfg.desirable_weight,
                         cfg.undesirable_weight).mean()
-        run.step(loss, opt, step)
         r = (cfg.beta * (logps - rl)).detach()
-        run.log(step, {"loss": loss.item(), "reference_point": z0.item(),
-                       "rewards/desirable": r[d].mean().item() if d.any() else 0.0,
-                       "rewards/undesirable": r[~d].mean().item() if (~d).any() else 0.0})
-        run.after_step(step, {"policy": policy}, opt, {"before": before})
+        return loss, {"reference_point": z0.item(),
+                      "rewards/desirable": r[d].mean().item() if d.any() else 0.0,
+                      "rewards/undesirable": r[~d].mean().item() if (~d).any() else 0.0}
 
+    before = run.fit({"policy": policy}, opt, run.batches(len(rows), loss_fn, opt),
+                     lambda: evaluate(ref, ref, tok, task, prompts, cfg.seed + 1))
     after = evaluate(run.inner(policy), ref, tok, task, prompts, cfg.seed + 1)
     summary = {"before": before, "after": after, "beta": cfg.beta}
     run.finish(policy, summary)

@@ -8,7 +8,6 @@ the SFT model (``eval_ref``) so the stages can be compared; ORPO itself never us
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +24,7 @@ from .common import (
     sequence_logps,
     token_logps,
 )
-from .engine import BaseConfig, Run, flush_denormals, load_model, start_model
+from .engine import BaseConfig, Run, flush_denormals, frozen_copy, load_model, start_model
 from .task import Task
 
 
@@ -84,19 +83,15 @@ def train(cfg: ORPOConfig, resume: bool = False) -> dict[str, Any]:
     P = [encode_prompt(tok, x) for x, _, _ in pairs]
     C = [encode_response(tok, c) for _, c, _ in pairs]
     R = [encode_response(tok, r) for _, _, r in pairs]
-    ref = (load_model(cfg.eval_ref)[0] if cfg.eval_ref else copy.deepcopy(model)).to(run.device).eval()
+    ref = load_model(cfg.eval_ref)[0].to(run.device).eval() if cfg.eval_ref else \
+        frozen_copy(model, run.device)
     prompts = task.eval_prompts(cfg.eval_prompts, cfg.seed)
     base = evaluate(model.to(run.device), ref, tok, task, prompts, cfg.seed + 1)
-
     policy = run.wrap(model)
     opt = run.optimizer(policy.parameters())
-    extra = run.load_ckpt({"policy": policy}, opt)
-    before = extra.get("before") or evaluate(ref, ref, tok, task, prompts, cfg.seed + 1)
 
-    policy.train()
-    for step in range(run.start, cfg.steps):
-        idx = run.shard(run.batch_indices(len(pairs)))
-        b, il = len(idx), idx.tolist()
+    def loss_fn(il: list[int]) -> tuple[torch.Tensor, dict[str, float]]:
+        b = len(il)
         ids, mask = collate([P[i] for i in il] * 2, [C[i] for i in il] + [R[i] for i in il],
                             tok.pad_id)  # rows [0, b) chosen, [b, 2b) rejected
         ids, mask = ids.to(run.device), mask.to(run.device)
@@ -106,13 +101,12 @@ def train(cfg: ORPOConfig, resume: bool = False) -> dict[str, Any]:
         avg = avg.clamp(max=-1e-6)  # log odds needs p < 1
         chosen, rejected = avg[:b], avg[b:]
         loss = orpo_loss(-chosen, chosen, rejected, cfg.lam).mean()
-        run.step(loss, opt, step)
         ratio = orpo_log_odds_ratio(chosen, rejected).detach()
-        run.log(step, {"loss": loss.item(), "nll": -chosen.mean().item(),
-                       "log_odds_ratio": ratio.mean().item(),
-                       "accuracy": (ratio > 0).float().mean().item()})
-        run.after_step(step, {"policy": policy}, opt, {"before": before})
+        return loss, {"nll": -chosen.mean().item(), "log_odds_ratio": ratio.mean().item(),
+                      "accuracy": (ratio > 0).float().mean().item()}
 
+    before = run.fit({"policy": policy}, opt, run.batches(len(pairs), loss_fn, opt),
+                     lambda: evaluate(ref, ref, tok, task, prompts, cfg.seed + 1))
     after = evaluate(run.inner(policy), ref, tok, task, prompts, cfg.seed + 1)
     summary = {"before": before, "base_model": base, "after": after, "lam": cfg.lam,
                "kl_reference": cfg.eval_ref or "initial model"}

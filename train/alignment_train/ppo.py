@@ -10,6 +10,7 @@ Ouyang et al. 2022). ``reward_from = "true"`` optimises the task's true reward i
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from .common import ConfigError, collate, encode_prompt, evaluate, generate, response_logps
-from .engine import BaseConfig, Run, flush_denormals, load_model, start_model, unwrap
+from .engine import BaseConfig, Run, flush_denormals, frozen_copy, load_model, start_model
 from .model import ScalarModel
 from .reward_model import reward_scores
 from .task import Task
@@ -147,41 +148,55 @@ def train(cfg: PPOConfig, resume: bool = False) -> dict[str, Any]:
     pool = task.sft_data(cfg.n_prompts, cfg.seed + 7)  # prompts only; demonstrations unused
     cfg.validate(len(pool))
     model, tok = start_model(cfg.model, cfg.init_from)
-    ref, _ = start_model(cfg.model, cfg.init_from)
-    ref = ref.to(run.device).eval().requires_grad_(False)
+    ref = frozen_copy(model, run.device)
     true_reward = cfg.reward_from == "true"
     if true_reward:  # PPO-GT: critic starts from the SFT trunk
-        critic_model: torch.nn.Module = ScalarModel(start_model(cfg.model, cfg.init_from)[0])
+        critic_model: torch.nn.Module = ScalarModel(copy.deepcopy(model))
         rm = None
     else:  # InstructGPT: critic initialised from the reward model
         critic_model = load_model(cfg.reward_from)[0]
-        rm = load_model(cfg.reward_from)[0].to(run.device).eval().requires_grad_(False)
+        rm = frozen_copy(critic_model, run.device)
+    prompts = task.eval_prompts(cfg.eval_prompts, cfg.seed)
     policy, critic = run.wrap(model), run.wrap(critic_model)
     opt = run.optimizer([*policy.parameters(), *critic.parameters()])
-    extra = run.load_ckpt({"policy": policy, "critic": critic}, opt)
-    prompts = task.eval_prompts(cfg.eval_prompts, cfg.seed)
-    before = extra.get("before") or evaluate(ref, ref, tok, task, prompts, cfg.seed + 1)
     mb = cfg.batch_size // run.world // cfg.minibatches
+    run.total_steps = cfg.steps * cfg.ppo_epochs * cfg.minibatches
 
-    for it in range(run.start, cfg.steps):
+    def iteration(it: int) -> dict[str, float]:
         # ---- rollout: sample, score, per-token rewards, GAE (no gradients) ----
         idx = run.shard(run.batch_indices(len(pool))).tolist()
         enc = [encode_prompt(tok, pool[i][0]) for i in idx]
         policy.eval()
-        responses = generate(unwrap(policy), enc, task.max_new_tokens, tok.eos_id, tok.pad_id,
-                             run.sample_gen)
+        responses = generate(run.inner(policy), enc, task.max_new_tokens, tok.eos_id,
+                             tok.pad_id, run.sample_gen)
         ids, mask = collate(enc, responses, tok.pad_id)
         ids, mask = ids.to(run.device), mask.to(run.device)
         texts = [tok.decode(r) for r in responses]
         truth = torch.tensor([task.true_reward(pool[i][0], t) for i, t in zip(idx, texts, strict=True)])
         with torch.no_grad(), run.autocast():
-            old_lp = response_logps(unwrap(policy), ids, mask)  # (B, T)
+            old_lp = response_logps(run.inner(policy), ids, mask)  # (B, T)
             ref_lp = response_logps(ref, ids, mask)  # (B, T)
-            values = critic_values(unwrap(critic), ids, mask).float()  # (B, T)
+            values = critic_values(run.inner(critic), ids, mask).float()  # (B, T)
             scores = truth.to(run.device) if rm is None else reward_scores(rm, ids, mask).float()
         rewards = kl_penalized_rewards(scores, old_lp, ref_lp, cfg.kl_coef, mask)  # (B, T)
         adv, returns = gae(rewards, values, cfg.gamma, cfg.lam)  # (B, T)
         adv = whiten(adv, mask)
+
+        def loss_fn(j: list[int]) -> tuple[torch.Tensor, dict[str, float]]:
+            m = mask[j]
+            with run.autocast():
+                new_lp = response_logps(policy, ids[j], m)  # (b, T)
+                v = critic_values(critic, ids[j], m).float()  # (b, T)
+            log_ratio = (new_lp - old_lp[j]) * m
+            ratio = torch.exp(log_ratio)
+            pg_loss = -masked_mean(ppo_clip_objective(ratio, adv[j], cfg.clip_eps), m)
+            v_clip = values[j] + (v - values[j]).clamp(-cfg.vf_clip, cfg.vf_clip)
+            vf_loss = 0.5 * masked_mean(torch.maximum((v - returns[j]) ** 2,
+                                                      (v_clip - returns[j]) ** 2), m)
+            return pg_loss + cfg.vf_coef * vf_loss, {
+                "pg_loss": pg_loss.item(), "vf_loss": vf_loss.item(),
+                "clipfrac": masked_mean(((ratio - 1).abs() > cfg.clip_eps).float(), m).item(),
+                "approx_kl": masked_mean((ratio - 1) - log_ratio, m).item()}  # k3, new vs old
 
         # ---- several epochs of clipped policy + value updates on minibatches ----
         policy.train()
@@ -190,36 +205,24 @@ def train(cfg: PPOConfig, resume: bool = False) -> dict[str, Any]:
         for epoch in range(cfg.ppo_epochs):
             perm = torch.randperm(len(idx), generator=run.gen)
             for k in range(cfg.minibatches):
-                j = perm[k * mb : (k + 1) * mb].to(run.device)
-                m = mask[j]
-                with run.autocast():
-                    new_lp = response_logps(policy, ids[j], m)  # (b, T)
-                    v = critic_values(critic, ids[j], m).float()  # (b, T)
-                log_ratio = (new_lp - old_lp[j]) * m
-                ratio = torch.exp(log_ratio)
-                pg_loss = -masked_mean(ppo_clip_objective(ratio, adv[j], cfg.clip_eps), m)
-                v_clip = values[j] + (v - values[j]).clamp(-cfg.vf_clip, cfg.vf_clip)
-                vf_loss = 0.5 * masked_mean(torch.maximum((v - returns[j]) ** 2,
-                                                          (v_clip - returns[j]) ** 2), m)
-                loss = pg_loss + cfg.vf_coef * vf_loss
-                run.step(loss, opt, (it * cfg.ppo_epochs + epoch) * cfg.minibatches + k)
-                stats["pg_loss"].append(pg_loss.item())
-                stats["vf_loss"].append(vf_loss.item())
-                stats["clipfrac"].append(masked_mean(((ratio - 1).abs() > cfg.clip_eps).float(), m).item())
-                stats["approx_kl"].append(masked_mean((ratio - 1) - log_ratio, m).item())  # k3, new vs old
+                j = perm[k * mb : (k + 1) * mb].tolist()
+                got = run.step(loss_fn, j, opt, (it * cfg.ppo_epochs + epoch) * cfg.minibatches + k)
+                for key in stats:
+                    stats[key].append(got[key])
 
         k1, _, k3 = kl_estimators(old_lp, ref_lp)
         resid = masked_mean((returns - values - masked_mean(returns - values, mask)) ** 2, mask)
         ret_var = masked_mean((returns - masked_mean(returns, mask)) ** 2, mask)
-        run.log(it, {
+        return {
             "score": scores.mean().item(), "true_reward": truth.mean().item(),
             "kl": (k1 * mask).sum(-1).mean().item(), "kl_k3": (k3 * mask).sum(-1).mean().item(),
             "length": mask.sum(-1).mean().item() - 1,
             "explained_variance": (1 - resid / ret_var.clamp(min=1e-8)).item(),
-            **{k: sum(v) / len(v) for k, v in stats.items()}})
-        run.after_step(it, {"policy": policy, "critic": critic}, opt, {"before": before})
+            **{k: sum(v) / len(v) for k, v in stats.items()}}
 
-    after = evaluate(unwrap(policy), ref, tok, task, prompts, cfg.seed + 1)
+    before = run.fit({"policy": policy, "critic": critic}, opt, iteration,
+                     lambda: evaluate(ref, ref, tok, task, prompts, cfg.seed + 1))
+    after = evaluate(run.inner(policy), ref, tok, task, prompts, cfg.seed + 1)
     summary = {"before": before, "after": after, "kl_coef": cfg.kl_coef, "reward": cfg.reward_from}
     run.finish(policy, summary)
     return summary

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from .common import collate, encode_prompt, encode_response, generate
-from .engine import BaseConfig, Run, flush_denormals, load_model
+from .engine import BaseConfig, Run, flush_denormals, frozen_copy, load_model
 from .model import ScalarModel
 from .task import Task
 
@@ -71,9 +71,9 @@ def train(cfg: RMConfig, resume: bool = False) -> dict[str, Any]:
     train_pairs, held = pairs[: cfg.n_pairs], pairs[cfg.n_pairs :]
     cfg.validate(len(train_pairs))
     sft, tok = load_model(cfg.init_from)
+    sampler = frozen_copy(sft, run.device)  # the SFT policy, for the best-of-n check
     rm = run.wrap(ScalarModel(sft))
     opt = run.optimizer(rm.parameters())
-    run.load_ckpt({"rm": rm}, opt)
 
     def batch(rows: list[tuple[str, str, str]]) -> tuple[torch.Tensor, torch.Tensor]:
         P = [encode_prompt(tok, x) for x, _, _ in rows]
@@ -81,19 +81,15 @@ def train(cfg: RMConfig, resume: bool = False) -> dict[str, Any]:
         ids, mask = collate(P * 2, resp, tok.pad_id)  # rows [0, b) chosen, [b, 2b) rejected
         return ids.to(run.device), mask.to(run.device)
 
-    rm.train()
-    for step in range(run.start, cfg.steps):
-        idx = run.shard(run.batch_indices(len(train_pairs))).tolist()
+    def loss_fn(idx: list[int]) -> tuple[torch.Tensor, dict[str, float]]:
         ids, mask = batch([train_pairs[i] for i in idx])
         with run.autocast():
             scores = reward_scores(rm, ids, mask).float()  # (2b,)
         rc, rr = scores[: len(idx)], scores[len(idx) :]
         loss = bradley_terry_loss(rc, rr, cfg.margin).mean()
-        run.step(loss, opt, step)
-        run.log(step, {"loss": loss.item(), "accuracy": (rc > rr).float().mean().item(),
-                       "margin": (rc - rr).mean().item()})
-        run.after_step(step, {"rm": rm}, opt, {})
+        return loss, {"accuracy": (rc > rr).float().mean().item(), "margin": (rc - rr).mean().item()}
 
+    run.fit({"rm": rm}, opt, run.batches(len(train_pairs), loss_fn, opt), dict)
     model = run.inner(rm).eval()
     with torch.no_grad():
         ids, mask = batch(held)
@@ -106,7 +102,7 @@ def train(cfg: RMConfig, resume: bool = False) -> dict[str, Any]:
         "heldout_accuracy": (rc > rr).float().mean().item(),
         "heldout_true_order_accuracy": ((rc > rr).cpu() == truth).float().mean().item(),
         "score_length_correlation": torch.corrcoef(torch.stack([s.cpu(), lengths]))[0, 1].item(),
-        **best_of_n(model, load_model(cfg.init_from)[0].to(run.device), task, tok, cfg),
+        **best_of_n(model, sampler, task, tok, cfg),
     }
     run.finish(rm, summary)
     return summary

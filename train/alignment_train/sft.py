@@ -7,14 +7,13 @@ every later stage.
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from .common import build_model, collate, encode_prompt, encode_response, evaluate, token_logps
-from .engine import BaseConfig, Run, flush_denormals
+from .engine import BaseConfig, Run, flush_denormals, frozen_copy
 from .task import Task
 
 
@@ -49,25 +48,20 @@ def train(cfg: SFTConfig, resume: bool = False) -> dict[str, Any]:
     data = task.sft_data(cfg.n_examples, cfg.seed)
     cfg.validate(len(data))
     enc = [(encode_prompt(tok, x), encode_response(tok, y)) for x, y in data]
-    init = copy.deepcopy(model).to(run.device).eval()  # for the KL of the "after" report
+    init = frozen_copy(model, run.device)  # for the KL of the "after" report
+    prompts = task.eval_prompts(cfg.eval_prompts, cfg.seed)
     policy = run.wrap(model)
     opt = run.optimizer(policy.parameters())
-    extra = run.load_ckpt({"policy": policy}, opt)
-    prompts = task.eval_prompts(cfg.eval_prompts, cfg.seed)
-    before = extra.get("before") or evaluate(init, init, tok, task, prompts, cfg.seed + 1)
 
-    policy.train()
-    for step in range(run.start, cfg.steps):
-        idx = run.shard(run.batch_indices(len(enc))).tolist()
+    def loss_fn(idx: list[int]) -> tuple[torch.Tensor, dict[str, float]]:
         ids, mask = collate([enc[i][0] for i in idx], [enc[i][1] for i in idx], tok.pad_id)
         ids, mask = ids.to(run.device), mask.to(run.device)
         with run.autocast():
             logits, _ = policy(ids)  # (B, T, V)
-        loss = sft_loss(token_logps(logits, ids), mask)
-        run.step(loss, opt, step)
-        run.log(step, {"loss": loss.item()})
-        run.after_step(step, {"policy": policy}, opt, {"before": before})
+        return sft_loss(token_logps(logits, ids), mask), {}
 
+    before = run.fit({"policy": policy}, opt, run.batches(len(enc), loss_fn, opt),
+                     lambda: evaluate(init, init, tok, task, prompts, cfg.seed + 1))
     after = evaluate(run.inner(policy), init, tok, task, prompts, cfg.seed + 1)
     demo = sum(task.true_reward(x, y) for x, y in data[:2000]) / min(2000, len(data))
     summary = {"before": before, "after": after, "demonstrator_true_reward": demo}
