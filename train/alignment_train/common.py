@@ -1,11 +1,15 @@
-"""Shared pieces: encoding and batching, per-token log-probs, sampling, evaluation, loading."""
+"""Shared pieces: encoding and batching, per-token log-probs, sampling, evaluation, loading,
+and the two small collectives the algorithms need across processes."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Sequence
+from typing import Any
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
@@ -38,27 +42,170 @@ def collate(
     return ids, mask
 
 
+def pair_batch(
+    P: Sequence[list[int]], C: Sequence[list[int]], R: Sequence[list[int]], idx: Sequence[int],
+    pad_id: int, device: torch.device | str = "cpu",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Chosen and rejected responses of the pairs ``idx`` in one batch, for one forward pass:
+    rows ``[0, b)`` are (prompt, chosen), rows ``[b, 2b)`` (prompt, rejected)."""
+    prompts = [P[i] for i in idx]
+    ids, mask = collate(prompts * 2, [C[i] for i in idx] + [R[i] for i in idx], pad_id)
+    return ids.to(device), mask.to(device)
+
+
 # ---- log-probabilities --------------------------------------------------------------------
+def _rows_per_chunk(vocab: int) -> int:
+    return max(1, 2**22 // max(1, vocab))  # about 4M logits (16 MB in fp32) per chunk
+
+
+def _at_least_fp32(dtype: torch.dtype) -> torch.dtype:
+    return torch.promote_types(dtype, torch.float32)
+
+
+class _SelectiveLogSoftmax(torch.autograd.Function):
+    """``log_softmax(logits)[label]`` per row without a ``(N, V)`` log-softmax tensor: the
+    label's logit minus the row's logsumexp, in float32, chunked over rows; backward
+    recomputes the softmax chunk by chunk. Saves only the logits (in their own dtype)."""
+
+    @staticmethod
+    def forward(ctx: Any, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        n, dt = _rows_per_chunk(logits.shape[-1]), _at_least_fp32(logits.dtype)
+        lse = torch.empty(logits.shape[0], dtype=dt, device=logits.device)
+        for s in range(0, logits.shape[0], n):
+            lse[s : s + n] = torch.logsumexp(logits[s : s + n].to(dt), dim=-1)
+        picked = logits.gather(-1, labels[:, None]).squeeze(-1).to(dt)
+        ctx.save_for_backward(logits, labels, lse)
+        return picked - lse
+
+    @staticmethod
+    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
+        logits, labels, lse = ctx.saved_tensors
+        n, dt = _rows_per_chunk(logits.shape[-1]), lse.dtype
+        out = torch.empty_like(logits)
+        for s in range(0, logits.shape[0], n):
+            g = grad[s : s + n, None].to(dt)  # (n, 1)
+            chunk = torch.exp(logits[s : s + n].to(dt) - lse[s : s + n, None]).mul_(-g)  # -p g
+            chunk.scatter_add_(-1, labels[s : s + n, None], g)  # + g at the label
+            out[s : s + n] = chunk
+        return out, None
+
+
+def selective_log_softmax(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """``log softmax(logits)`` at ``labels``: logits ``(..., V)``, labels ``(...)`` -> ``(...)``
+    in float32 (float64 for float64 logits).
+
+    Equal to ``log_softmax(logits.float(), -1).gather(-1, labels[..., None])`` but never builds
+    the full log-softmax: peak extra memory is one chunk of rows (TRL's
+    ``selective_log_softmax`` has the same aim).
+    """
+    shape = labels.shape
+    flat = _SelectiveLogSoftmax.apply(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1))
+    return flat.view(shape)  # type: ignore[no-any-return]
+
+
 def token_logps(logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
     """``log pi(ids[:, t] | ids[:, :t])`` aligned with ``ids``: ``(B, T)``, column 0 is 0.
 
-    Computed in float32 even under bf16 autocast.
+    Computed in float32 even under bf16 autocast (see :func:`selective_log_softmax`).
     """
-    lp = torch.log_softmax(logits[:, :-1].float(), dim=-1)  # (B, T-1, V)
-    picked = lp.gather(-1, ids[:, 1:, None]).squeeze(-1)  # (B, T-1)
+    picked = selective_log_softmax(logits[:, :-1], ids[:, 1:])  # (B, T-1)
     return F.pad(picked, (1, 0))  # (B, T)
+
+
+def masked_mean(x: torch.Tensor, mask: torch.Tensor, dim: int | None = None) -> torch.Tensor:
+    """Mean of ``x`` where ``mask`` is 1: over everything (a scalar), or along ``dim``."""
+    if dim is None:
+        return (x * mask).sum() / mask.sum().clamp(min=1)
+    return (x * mask).sum(dim) / mask.sum(dim).clamp(min=1)
 
 
 def sequence_logps(tok_lp: torch.Tensor, mask: torch.Tensor, average: bool = False) -> torch.Tensor:
     """Sum (or mean, ``average=True``) of per-token log-probs over the response: ``(B,)``."""
-    total = (tok_lp * mask).sum(-1)  # (B,)
-    return total / mask.sum(-1).clamp(min=1) if average else total
+    return masked_mean(tok_lp, mask, -1) if average else (tok_lp * mask).sum(-1)
 
 
 def response_logps(model: nn.Module, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Per-token log-probs of the response tokens ``(B, T)``, zero elsewhere."""
     logits, _ = model(ids)  # (B, T, V)
     return token_logps(logits, ids) * mask  # (B, T)
+
+
+# ---- collectives (identity in a single process) -------------------------------------------
+def _world() -> int:
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def all_gather_cat(x: torch.Tensor) -> torch.Tensor:
+    """Concatenate every process's ``x`` along dim 0, in rank order (shapes may differ in dim 0)."""
+    if _world() == 1:
+        return x
+    n = torch.tensor([x.shape[0]], device=x.device)
+    sizes = [torch.zeros_like(n) for _ in range(_world())]
+    dist.all_gather(sizes, n)
+    top = int(max(int(s) for s in sizes))
+    padded = torch.zeros((top, *x.shape[1:]), dtype=x.dtype, device=x.device)
+    padded[: x.shape[0]] = x
+    parts = [torch.empty_like(padded) for _ in range(_world())]
+    dist.all_gather(parts, padded.contiguous())
+    return torch.cat([p[: int(s)] for p, s in zip(parts, sizes, strict=True)])
+
+
+def global_masked_moments(x: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and (biased) variance of ``x`` where ``mask`` is 1, over all processes' elements:
+    sums and counts are all-reduced, then the squared deviations from the global mean."""
+    stats = torch.stack([(x * mask).sum(), mask.sum()]).double()
+    if _world() > 1:
+        dist.all_reduce(stats)
+    mean = (stats[0] / stats[1].clamp(min=1)).to(x.dtype)
+    sq = ((x - mean) ** 2 * mask).sum().double()
+    if _world() > 1:
+        dist.all_reduce(sq)
+    return mean, (sq / stats[1].clamp(min=1)).to(x.dtype)
+
+
+def whiten(x: torch.Tensor, mask: torch.Tensor, shift_mean: bool = True) -> torch.Tensor:
+    """``(x - mean) / std`` with mean and variance over the masked elements of every process
+    (as OpenRLHF does); zero where ``mask`` is 0."""
+    mean, var = global_masked_moments(x, mask)
+    out = (x - mean) * torch.rsqrt(var + 1e-8)
+    return (out if shift_mean else out + mean) * mask
+
+
+# ---- reference log-probs, once before training ---------------------------------------------
+@torch.no_grad()
+def precompute_logps(
+    model: nn.Module, prompts: Sequence[list[int]], responses: Sequence[list[int]], pad_id: int,
+    average: bool, device: torch.device | str,
+    autocast: contextlib.AbstractContextManager[Any] | None = None, max_tokens: int = 8192,
+) -> torch.Tensor:
+    """Log-probs ``(N,)`` (on CPU) of every (prompt, response) under a frozen model.
+
+    Runs under ``autocast`` (pass the one the policy trains under, so that pi = pi_ref gives
+    exactly equal log-probs), in chunks of at most ``max_tokens`` padded tokens. Under
+    torch.distributed each process scores an equal-sized contiguous share (the last one
+    padded by repeating the final example) and the shares are all-gathered.
+    """
+    N, world = len(prompts), _world()
+    rank = dist.get_rank() if world > 1 else 0
+    per = -(-N // world)
+    mine = [min(i, N - 1) for i in range(rank * per, (rank + 1) * per)]
+    size = [len(prompts[i]) + len(responses[i]) for i in mine]
+    order = sorted(range(len(mine)), key=size.__getitem__)  # similar lengths: less padding
+    longest = max(len(p) + len(r) for p, r in zip(prompts, responses, strict=True))
+    rows = max(1, max_tokens // longest)  # the same number of forwards on every process
+    out = torch.zeros(len(mine))
+    for s in range(0, len(order), rows):
+        chunk = order[s : s + rows]  # positions in this process's share
+        ids, mask = collate([prompts[mine[k]] for k in chunk], [responses[mine[k]] for k in chunk],
+                            pad_id)
+        ids, mask = ids.to(device), mask.to(device)
+        with autocast or contextlib.nullcontext():
+            logits, _ = model(ids)  # (b, T, V)
+            lp = sequence_logps(token_logps(logits, ids), mask, average).float().cpu()
+        out[chunk] = lp
+    if world > 1:
+        out = all_gather_cat(out.to(device)).cpu()
+    return out[:N]
 
 
 # ---- sampling ----------------------------------------------------------------------------
@@ -71,62 +218,110 @@ def generate(
     pad_id: int,
     generator: torch.Generator | None = None,
     temperature: float = 1.0,
+    autocast: contextlib.AbstractContextManager[Any] | None = None,
+    sync: bool = False,
+    check_every: int = 8,
 ) -> list[list[int]]:
     """Sample one response per prompt (ids, EOS included when it was sampled).
 
-    No KV cache: each step runs the whole right-padded buffer, which is exact for causal
-    models and plenty fast for the default task.
+    Prompts are left-padded and decoded with the model's key/value cache (``model.decode``),
+    one new token per forward, under ``autocast``. Sampling happens on the device: a device
+    generator is seeded from ``generator`` (one draw per call, so a CPU generator's state
+    still decides everything), and whether every row has finished is read back only every
+    ``check_every`` tokens. ``sync=True`` (sharded models, where each forward is a
+    collective) stops only when every process's rows have finished.
     """
     B = len(prompts)
-    lens = torch.tensor([len(p) for p in prompts])
     device = next(model.parameters()).device
-    buf = torch.full((B, int(lens.max()) + max_new_tokens), pad_id, dtype=torch.long)
+    L = max(len(p) for p in prompts)
+    ids = torch.full((B, L), pad_id, dtype=torch.long)
+    att = torch.zeros(B, L, dtype=torch.long)
     for i, p in enumerate(prompts):
-        buf[i, : len(p)] = torch.tensor(p)
-    done = torch.zeros(B, dtype=torch.bool)
-    out: list[list[int]] = [[] for _ in range(B)]
-    rows = torch.arange(B)
-    for _ in range(max_new_tokens):
-        T = int(lens.max())
-        logits, _ = model(buf[:, :T].to(device))  # (B, T, V)
-        last = logits[rows.to(device), (lens - 1).to(device)].float().cpu()  # (B, V)
-        probs = torch.softmax(last / temperature, dim=-1)
-        nxt = torch.multinomial(probs, 1, generator=generator).squeeze(1)  # (B,)
-        for i in torch.nonzero(~done).flatten().tolist():
-            out[i].append(int(nxt[i]))
-            buf[i, lens[i]] = nxt[i]
-        done |= nxt == eos_id
-        lens = torch.where(done, lens, lens + 1)
-        if bool(done.all()):
-            break
-    return out
+        ids[i, L - len(p) :] = torch.tensor(p)
+        att[i, L - len(p) :] = 1
+    ids, att = ids.to(device), att.to(device)
+    pos = (att.cumsum(-1) - 1).clamp(min=0)
+    seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+    dev_gen = torch.Generator(device=device).manual_seed(seed)
+    out = torch.full((B, max_new_tokens), pad_id, dtype=torch.long, device=device)
+    done = torch.zeros(B, dtype=torch.bool, device=device)
+    ones = torch.ones(B, 1, dtype=torch.long, device=device)
+    with autocast or contextlib.nullcontext():
+        logits, cache = model.decode(ids, att, pos)  # type: ignore[operator]
+        nxt_pos = pos[:, -1:] + 1
+        for t in range(max_new_tokens):
+            probs = torch.softmax(logits.float() / temperature, dim=-1)  # (B, V)
+            nxt = torch.multinomial(probs, 1, generator=dev_gen).squeeze(1)  # (B,)
+            nxt = torch.where(done, torch.full_like(nxt, pad_id), nxt)
+            out[:, t] = nxt
+            done = done | (nxt == eos_id)
+            if t + 1 == max_new_tokens or ((t + 1) % check_every == 0 and _all_done(done, sync)):
+                break
+            att = torch.cat([att, ones], dim=1)
+            logits, cache = model.decode(nxt[:, None], att, nxt_pos, cache)  # type: ignore[operator]
+            nxt_pos = nxt_pos + 1
+    rows = out.cpu().tolist()
+    return [r[: r.index(eos_id) + 1] if eos_id in r else r for r in rows]  # pads follow EOS
+
+
+def _all_done(done: torch.Tensor, sync: bool) -> bool:
+    flag = done.all().to(torch.int32)
+    if sync and _world() > 1:
+        dist.all_reduce(flag, op=dist.ReduceOp.MIN)
+    return bool(flag)
 
 
 # ---- evaluation --------------------------------------------------------------------------
 @torch.no_grad()
+def token_kl(logits: torch.Tensor, ref_logits: torch.Tensor) -> torch.Tensor:
+    """Exact KL(pi || pi_ref) of each position's next-token distribution, summed over the
+    vocabulary, in float32 and chunked over rows: ``(..., V) -> (...)``, never negative."""
+    shape = logits.shape[:-1]
+    a, b = logits.reshape(-1, logits.shape[-1]), ref_logits.reshape(-1, ref_logits.shape[-1])
+    dt = _at_least_fp32(a.dtype)
+    out = torch.empty(a.shape[0], dtype=dt, device=a.device)
+    n = _rows_per_chunk(a.shape[-1])
+    for s in range(0, a.shape[0], n):
+        lp = torch.log_softmax(a[s : s + n].to(dt), -1)
+        lq = torch.log_softmax(b[s : s + n].to(dt), -1)
+        out[s : s + n] = (lp.exp() * (lp - lq)).sum(-1).clamp(min=0)  # clamp: rounding only
+    return out.view(shape)
+
+
+@torch.no_grad()
 def evaluate(
-    policy: nn.Module, ref: nn.Module, tok: Tokenizer, task: Task, prompts: Sequence[str], seed: int
+    policy: nn.Module, ref: nn.Module, tok: Tokenizer, task: Task, prompts: Sequence[str], seed: int,
+    autocast: contextlib.AbstractContextManager[Any] | None = None, sync: bool = False,
+    batch: int = 64,
 ) -> dict[str, float]:
     """True reward, length and KL(pi || pi_ref) of sampled responses on held-out prompts.
 
-    KL is the Monte-Carlo estimate ``E_{y~pi}[log pi(y|x) - log pi_ref(y|x)]`` over whole
-    responses (nats per response), from one sample per prompt at temperature 1.
+    KL is exact per token: at each response position, the KL between the two models'
+    next-token distributions, summed over the vocabulary; summed over the response (nats per
+    response) and averaged over prompts, one sample per prompt at temperature 1. It is never
+    negative, and 0 exactly when the two models agree.
     """
     was_training = policy.training
     policy.eval()
     gen = torch.Generator().manual_seed(seed)
-    enc = [encode_prompt(tok, p) for p in prompts]
-    responses = generate(policy, enc, task.max_new_tokens, tok.eos_id, tok.pad_id, gen)
-    texts = [tok.decode(r) for r in responses]
     device = next(policy.parameters()).device
-    ids, mask = collate(enc, responses, tok.pad_id)
-    ids, mask = ids.to(device), mask.to(device)
-    kl = (response_logps(policy, ids, mask) - response_logps(ref, ids, mask)).sum(-1)  # (B,)
+    texts, kls = [], []
+    for s in range(0, len(prompts), batch):
+        enc = [encode_prompt(tok, p) for p in prompts[s : s + batch]]
+        responses = generate(policy, enc, task.max_new_tokens, tok.eos_id, tok.pad_id, gen,
+                             autocast=autocast, sync=sync)
+        texts += [tok.decode(r) for r in responses]
+        ids, mask = collate(enc, responses, tok.pad_id)
+        ids, mask = ids.to(device), mask.to(device)
+        with autocast or contextlib.nullcontext():
+            lp, lq = policy(ids)[0], ref(ids)[0]  # (b, T, V)
+        kl = F.pad(token_kl(lp[:, :-1], lq[:, :-1]), (1, 0))  # position t-1 predicts token t
+        kls.append((kl * mask).sum(-1).cpu())  # (b,)
     policy.train(was_training)
     rewards = [task.true_reward(p, t) for p, t in zip(prompts, texts, strict=True)]
     return {
         "true_reward": sum(rewards) / len(rewards),
-        "kl": float(kl.mean()),
+        "kl": float(torch.cat(kls).mean()),
         "length": sum(len(t) for t in texts) / len(texts),
     }
 
@@ -142,8 +337,13 @@ def build_model(model: str, gpt: GPTConfig | None = None) -> tuple[nn.Module, To
     return load_hf(model)
 
 
-def load_hf(path: str) -> tuple[nn.Module, Tokenizer]:
-    """Load a local Hugging Face causal LM and its tokenizer (``transformers`` imported lazily)."""
+def load_hf(path: str, weights: bool = True) -> tuple[nn.Module, Tokenizer]:
+    """Load a local Hugging Face causal LM and its tokenizer (``transformers`` imported lazily).
+
+    The weights are loaded in float32 whatever the checkpoint's dtype (fp32 master weights;
+    bf16 compute comes from autocast). ``weights=False`` builds the architecture from
+    ``config.json`` only, for a caller that loads a state dict right after (one disk read).
+    """
     if not os.path.isdir(path):
         raise ConfigError(f"--model {path}: no such directory (a local Hugging Face model folder)")
     if not os.path.exists(os.path.join(path, "config.json")):
@@ -151,8 +351,14 @@ def load_hf(path: str) -> tuple[nn.Module, Tokenizer]:
     try:
         import transformers
     except ImportError as e:
-        raise ConfigError("--model needs `transformers`: pip install 'alignment-math[train]'") from e
-    hf = transformers.AutoModelForCausalLM.from_pretrained(path, local_files_only=True)
+        raise ConfigError("--model needs `transformers`: pip install 'alignment-train[hf]'") from e
+    if weights:
+        hf = transformers.AutoModelForCausalLM.from_pretrained(
+            path, local_files_only=True, dtype=torch.float32)
+    else:
+        config = transformers.AutoConfig.from_pretrained(path, local_files_only=True)
+        hf = transformers.AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    hf = hf.float()  # remote-code or older models that ignore ``dtype``
     for m in hf.modules():  # dropout off (as TRL does): log-ratios to pi_ref must start at 0
         if isinstance(m, nn.Dropout):
             m.p = 0.0

@@ -1,16 +1,25 @@
 """A small GPT (nanoGPT-sized) and the wrappers that give every model one interface.
 
-Every language model used by the trainers is called as ``logits, hidden = model(ids)`` with
-``ids`` of shape ``(B, T)``, returning ``logits (B, T, V)`` and the last hidden states
-``(B, T, C)``. Our :class:`GPT` does this natively; :class:`HFCausalLM` adapts a Hugging Face
-causal LM loaded from a local path. Reward models and critics are a language-model trunk
-plus a linear scalar head (:class:`ScalarModel`).
+Every language model used by the trainers has one interface:
+
+* ``logits, hidden = model(ids)`` with ``ids (B, T)``: ``logits (B, T, V)`` and the last hidden
+  states ``(B, T, C)`` (training and scoring);
+* ``model.hidden_states(ids)``: only the last hidden states, without the output layer (no
+  ``B x T x V`` activation; what reward models and critics read);
+* ``logits, cache = model.decode(ids, attention_mask, position_ids, cache)``: the next-token
+  logits ``(B, V)`` of the last position, with a key/value cache (sampling, left-padded).
+
+Our :class:`GPT` does this natively; :class:`HFCausalLM` adapts a Hugging Face causal LM
+loaded from a local path. Reward models and critics are a language-model trunk plus a
+linear scalar head (:class:`ScalarModel`).
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -31,6 +40,9 @@ class GPTConfig:
     """Width of the residual stream."""
 
 
+KV = tuple[torch.Tensor, torch.Tensor]  # one layer's cached keys and values (B, nh, T, hs)
+
+
 class CausalSelfAttention(nn.Module):
     def __init__(self, cfg: GPTConfig) -> None:
         super().__init__()
@@ -38,13 +50,22 @@ class CausalSelfAttention(nn.Module):
         self.qkv = nn.Linear(cfg.n_embd, 3 * cfg.n_embd)
         self.proj = nn.Linear(cfg.n_embd, cfg.n_embd)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, kv: KV | None = None,
+                mask: torch.Tensor | None = None) -> tuple[torch.Tensor, KV]:
+        """``x (B, T, C)``; with ``kv`` (the cached keys/values of earlier positions) the
+        boolean ``mask (B, 1, T, T_all)`` says which keys each query sees. Returns the output
+        and the keys/values of all positions."""
         B, T, C = x.shape
         q, k, v = self.qkv(x).split(C, dim=2)
         # (B, T, C) -> (B, nh, T, hs)
         q, k, v = (t.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for t in (q, k, v))
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # (B, nh, T, hs)
-        return self.proj(y.transpose(1, 2).contiguous().view(B, T, C))  # (B, T, C)
+        if kv is not None:
+            k, v = torch.cat([kv[0], k], dim=2), torch.cat([kv[1], v], dim=2)
+        if mask is None:
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # (B, nh, T, hs)
+        else:
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+        return self.proj(y.transpose(1, 2).contiguous().view(B, T, C)), (k, v)  # (B, T, C)
 
 
 class Block(nn.Module):
@@ -57,9 +78,11 @@ class Block(nn.Module):
             nn.Linear(cfg.n_embd, 4 * cfg.n_embd), nn.GELU(), nn.Linear(4 * cfg.n_embd, cfg.n_embd)
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.attn(self.ln1(x))
-        return x + self.mlp(self.ln2(x))
+    def forward(self, x: torch.Tensor, kv: KV | None = None,
+                mask: torch.Tensor | None = None) -> tuple[torch.Tensor, KV]:
+        a, kv = self.attn(self.ln1(x), kv, mask)
+        x = x + a
+        return x + self.mlp(self.ln2(x)), kv
 
 
 class GPT(nn.Module):
@@ -89,16 +112,42 @@ class GPT(nn.Module):
     def hidden_size(self) -> int:
         return self.config.n_embd
 
-    def forward(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def hidden_states(self, ids: torch.Tensor) -> torch.Tensor:
+        """Last hidden states ``(B, T, C)`` (after the final LayerNorm)."""
         T = ids.shape[1]
         if T > self.config.block_size:
             raise ValueError(f"sequence of {T} tokens exceeds block_size={self.config.block_size}")
-        pos = torch.arange(T, device=ids.device)
-        x = self.wte(ids) + self.wpe(pos)  # (B, T, C)
+        x = self.wte(ids) + self.wpe(torch.arange(T, device=ids.device))  # (B, T, C)
         for block in self.blocks:
-            x = block(x)
-        h = self.ln_f(x)  # (B, T, C)
+            x, _ = block(x)
+        return self.ln_f(x)  # type: ignore[no-any-return]
+
+    def forward(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.hidden_states(ids)  # (B, T, C)
         return h @ self.wte.weight.T, h  # logits (B, T, V), hidden (B, T, C)
+
+    def decode(self, ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor,
+               cache: list[KV] | None = None) -> tuple[torch.Tensor, list[KV]]:
+        """Next-token logits ``(B, V)`` after ``ids (B, T)``, the new tokens at ``position_ids``,
+        given the ``cache`` of the earlier ones; ``attention_mask (B, T_all)`` is 0 on
+        (left) padding. Returns the logits and the cache extended by these tokens."""
+        T = ids.shape[1]
+        if T > 1 and int(position_ids.max()) >= self.config.block_size:  # prefill: one check
+            raise ValueError(f"position {int(position_ids.max())} exceeds "
+                             f"block_size={self.config.block_size}")
+        T_all = attention_mask.shape[1]
+        x = self.wte(ids) + self.wpe(position_ids)  # (B, T, C)
+        # query i (absolute T_all - T + i) sees earlier non-pad keys and always itself (so a
+        # pad query never has an empty row, whose softmax would be NaN)
+        q_at = torch.arange(T_all - T, T_all, device=ids.device)[:, None]  # (T, 1)
+        k_at = torch.arange(T_all, device=ids.device)[None, :]  # (1, T_all)
+        mask = ((k_at <= q_at) & attention_mask.bool()[:, None, :]) | (k_at == q_at)  # (B, T, T_all)
+        new: list[KV] = []
+        for i, block in enumerate(self.blocks):
+            x, kv = block(x, cache[i] if cache else None, mask[:, None])
+            new.append(kv)
+        h = self.ln_f(x[:, -1])  # (B, C)
+        return h @ self.wte.weight.T, new  # (B, V)
 
 
 class HFCausalLM(nn.Module):
@@ -118,12 +167,41 @@ class HFCausalLM(nn.Module):
         out = self.hf(input_ids=ids, output_hidden_states=True, use_cache=False)
         return out.logits, out.hidden_states[-1]  # (B, T, V), (B, T, C)
 
+    def hidden_states(self, ids: torch.Tensor) -> torch.Tensor:
+        """The backbone's last hidden state ``(B, T, C)``; the output layer is never called."""
+        return self.hf.base_model(input_ids=ids, use_cache=False).last_hidden_state  # type: ignore[no-any-return]
+
+    def decode(self, ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor,
+               cache: Any = None) -> tuple[torch.Tensor, Any]:
+        """Next-token logits ``(B, V)`` with the model's own key/value cache (see GPT.decode)."""
+        name = _cache_argument(type(self.hf))
+        out = self.hf(input_ids=ids, attention_mask=attention_mask, position_ids=position_ids,
+                      use_cache=True, logits_to_keep=1, **{name: cache})
+        return out.logits[:, -1], getattr(out, name)
+
+    def output_is_tied(self) -> bool:
+        """Whether the output layer shares its weight with the input embeddings."""
+        out = self.hf.get_output_embeddings()
+        return out is None or out.weight is self.hf.get_input_embeddings().weight
+
+
+def _cache_argument(cls: type) -> str:
+    """transformers 5 calls the key/value cache ``cache``; 4.x called it ``past_key_values``."""
+    return "cache" if "cache" in inspect.signature(cls.forward).parameters else "past_key_values"
+
 
 class ScalarModel(nn.Module):
     """A language-model trunk with a linear head giving one scalar per position: ``(B, T)``.
 
     Used as the reward model (read at the last token of each response) and as PPO's critic.
+    The head reads the trunk's last hidden state; the trunk's output layer is never called,
+    and an untied one (Llama, Pythia, Mistral…) is frozen, so under DDP every trainable
+    parameter gets a gradient. ``score_mean`` / ``score_std`` (buffers, saved with the model)
+    are the reward model's score statistics on SFT samples, used to normalise its rewards.
     """
+
+    score_mean: torch.Tensor
+    score_std: torch.Tensor
 
     def __init__(self, trunk: nn.Module) -> None:
         super().__init__()
@@ -131,7 +209,11 @@ class ScalarModel(nn.Module):
         self.head = nn.Linear(trunk.hidden_size, 1)  # type: ignore[arg-type]
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
+        self.register_buffer("score_mean", torch.zeros(()))
+        self.register_buffer("score_std", torch.ones(()))
+        if isinstance(trunk, HFCausalLM) and not trunk.output_is_tied():
+            trunk.hf.get_output_embeddings().requires_grad_(False)
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        _, h = self.trunk(ids)  # (B, T, C)
-        return self.head(h).squeeze(-1)  # (B, T)
+        h = self.trunk.hidden_states(ids)  # (B, T, C)
+        return self.head(h).squeeze(-1)  # type: ignore[no-any-return]
