@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -16,6 +16,9 @@ from torch import nn
 from .config import ConfigError
 from .model import GPT, GPTConfig, HFCausalLM
 from .task import CharTokenizer, HFTokenizer, Task, Tokenizer
+
+Autocast = Callable[[], contextlib.AbstractContextManager[Any]]
+"""A function giving a fresh autocast context (``run.autocast``), or ``contextlib.nullcontext``."""
 
 
 # ---- encoding and batching -------------------------------------------------------------
@@ -176,11 +179,11 @@ def whiten(x: torch.Tensor, mask: torch.Tensor, shift_mean: bool = True) -> torc
 def precompute_logps(
     model: nn.Module, prompts: Sequence[list[int]], responses: Sequence[list[int]], pad_id: int,
     average: bool, device: torch.device | str,
-    autocast: contextlib.AbstractContextManager[Any] | None = None, max_tokens: int = 8192,
+    autocast: Autocast | None = None, max_tokens: int = 8192,
 ) -> torch.Tensor:
     """Log-probs ``(N,)`` (on CPU) of every (prompt, response) under a frozen model.
 
-    Runs under ``autocast`` (pass the one the policy trains under, so that pi = pi_ref gives
+    Runs under ``autocast()`` (pass the one the policy trains under, so that pi = pi_ref gives
     exactly equal log-probs), in chunks of at most ``max_tokens`` padded tokens. Under
     torch.distributed each process scores an equal-sized contiguous share (the last one
     padded by repeating the final example) and the shares are all-gathered.
@@ -199,7 +202,7 @@ def precompute_logps(
         ids, mask = collate([prompts[mine[k]] for k in chunk], [responses[mine[k]] for k in chunk],
                             pad_id)
         ids, mask = ids.to(device), mask.to(device)
-        with autocast or contextlib.nullcontext():
+        with (autocast or contextlib.nullcontext)():
             logits, _ = model(ids)  # (b, T, V)
             lp = sequence_logps(token_logps(logits, ids), mask, average).float().cpu()
         out[chunk] = lp
@@ -218,14 +221,14 @@ def generate(
     pad_id: int,
     generator: torch.Generator | None = None,
     temperature: float = 1.0,
-    autocast: contextlib.AbstractContextManager[Any] | None = None,
+    autocast: Autocast | None = None,
     sync: bool = False,
     check_every: int = 8,
 ) -> list[list[int]]:
     """Sample one response per prompt (ids, EOS included when it was sampled).
 
     Prompts are left-padded and decoded with the model's key/value cache (``model.decode``),
-    one new token per forward, under ``autocast``. Sampling happens on the device: a device
+    one new token per forward, under ``autocast()``. Sampling happens on the device: a device
     generator is seeded from ``generator`` (one draw per call, so a CPU generator's state
     still decides everything), and whether every row has finished is read back only every
     ``check_every`` tokens. ``sync=True`` (sharded models, where each forward is a
@@ -246,7 +249,7 @@ def generate(
     out = torch.full((B, max_new_tokens), pad_id, dtype=torch.long, device=device)
     done = torch.zeros(B, dtype=torch.bool, device=device)
     ones = torch.ones(B, 1, dtype=torch.long, device=device)
-    with autocast or contextlib.nullcontext():
+    with (autocast or contextlib.nullcontext)():
         logits, cache = model.decode(ids, att, pos)  # type: ignore[operator]
         nxt_pos = pos[:, -1:] + 1
         for t in range(max_new_tokens):
@@ -291,7 +294,7 @@ def token_kl(logits: torch.Tensor, ref_logits: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def evaluate(
     policy: nn.Module, ref: nn.Module, tok: Tokenizer, task: Task, prompts: Sequence[str], seed: int,
-    autocast: contextlib.AbstractContextManager[Any] | None = None, sync: bool = False,
+    autocast: Autocast | None = None, sync: bool = False,
     batch: int = 64,
 ) -> dict[str, float]:
     """True reward, length and KL(pi || pi_ref) of sampled responses on held-out prompts.
@@ -313,7 +316,7 @@ def evaluate(
         texts += [tok.decode(r) for r in responses]
         ids, mask = collate(enc, responses, tok.pad_id)
         ids, mask = ids.to(device), mask.to(device)
-        with autocast or contextlib.nullcontext():
+        with (autocast or contextlib.nullcontext)():
             lp, lq = policy(ids)[0], ref(ids)[0]  # (b, T, V)
         kl = F.pad(token_kl(lp[:, :-1], lq[:, :-1]), (1, 0))  # position t-1 predicts token t
         kls.append((kl * mask).sum(-1).cpu())  # (b,)

@@ -14,10 +14,11 @@ import torch.nn.functional as F
 
 from .common import (
     ConfigError,
-    collate,
     encode_prompt,
     encode_response,
     evaluate,
+    pair_batch,
+    precompute_logps,
     sequence_logps,
     token_logps,
 )
@@ -48,10 +49,16 @@ class DPOConfig(BaseConfig):
 
     def validate(self, n_examples: int | None = None) -> None:
         super().validate(n_examples)
-        try:  # the loss checks beta, loss_type, label_smoothing and their combination
-            dpo_loss(*torch.zeros(4, 1), self.beta, self.loss_type, self.label_smoothing)
-        except ValueError as e:
-            raise ConfigError(str(e)) from None
+        if self.beta <= 0:
+            raise ConfigError(f"beta must be > 0, got {self.beta}")
+        if self.loss_type not in LOSS_TYPES:
+            raise ConfigError(f"loss_type must be one of {', '.join(LOSS_TYPES)}, "
+                              f"got {self.loss_type!r}")
+        if not 0 <= self.label_smoothing < 0.5:
+            raise ConfigError(f"label_smoothing must be in [0, 0.5), got {self.label_smoothing}")
+        if self.label_smoothing and self.loss_type in ("hinge", "ipo"):
+            raise ConfigError(f"label_smoothing applies only to loss_type sigmoid and robust, "
+                              f"not {self.loss_type!r}")
 
 
 # ==== ALGO LOGIC ============================================================================
@@ -95,18 +102,6 @@ def dpo_rewards(policy_logps: torch.Tensor, ref_logps: torch.Tensor, beta: float
 
 
 # ==== PLUMBING ==============================================================================
-@torch.no_grad()
-def precompute_logps(model: torch.nn.Module, prompts: list[list[int]], responses: list[list[int]],
-                     pad_id: int, average: bool, device: torch.device) -> torch.Tensor:
-    """Log-probs ``(N,)`` of every (prompt, response) under a frozen model, in chunks."""
-    out = []
-    for s in range(0, len(prompts), 256):
-        ids, mask = collate(prompts[s : s + 256], responses[s : s + 256], pad_id)
-        logits, _ = model(ids.to(device))  # (b, T, V)
-        out.append(sequence_logps(token_logps(logits, ids.to(device)), mask.to(device), average))
-    return torch.cat(out)
-
-
 Tokenized = list[tuple[list[int], list[int], list[int]]]
 
 
@@ -126,23 +121,21 @@ def train(cfg: DPOConfig, resume: bool = False, data: Tokenized | None = None) -
     cfg.validate(len(data))
     P, C, R = ([row[k] for row in data] for k in range(3))
     avg = cfg.loss_type == "ipo"
-    ref_c = precompute_logps(ref, P, C, tok.pad_id, avg, run.device)  # (N,)
-    ref_r = precompute_logps(ref, P, R, tok.pad_id, avg, run.device)  # (N,)
+    # pi_ref's log-probs once, under the policy's autocast (so pi = pi_ref gives ln 2 exactly)
+    ref_c = precompute_logps(ref, P, C, tok.pad_id, avg, run.device, run.autocast)  # (N,)
+    ref_r = precompute_logps(ref, P, R, tok.pad_id, avg, run.device, run.autocast)  # (N,)
     prompts = task.eval_prompts(cfg.eval_prompts, cfg.seed)
     policy = run.wrap(model)
     opt = run.optimizer(policy.parameters())
 
     def loss_fn(il: list[int]) -> tuple[torch.Tensor, dict[str, float]]:
         b = len(il)
-        # chosen and rejected in one forward pass: rows [0, b) chosen, [b, 2b) rejected
-        ids, mask = collate([P[i] for i in il] * 2, [C[i] for i in il] + [R[i] for i in il],
-                            tok.pad_id)
-        ids, mask = ids.to(run.device), mask.to(run.device)
+        ids, mask = pair_batch(P, C, R, il, tok.pad_id, run.device)  # chosen rows, then rejected
         with run.autocast():
             logits, _ = policy(ids)  # (2b, T, V)
         logps = sequence_logps(token_logps(logits, ids), mask, average=avg)  # (2b,)
         pc, pr = logps[:b], logps[b:]
-        rc, rr = ref_c[il].to(run.device), ref_r[il].to(run.device)
+        rc, rr = ref_c[il].to(run.device), ref_r[il].to(run.device)  # (b,)
         loss = dpo_loss(pc, pr, rc, rr, cfg.beta, cfg.loss_type, cfg.label_smoothing).mean()
         chosen, rejected = dpo_rewards(pc, rc, cfg.beta), dpo_rewards(pr, rr, cfg.beta)
         n_tok = sum(2 * len(P[i]) + len(C[i]) + len(R[i]) for i in il)  # policy tokens
@@ -153,8 +146,8 @@ def train(cfg: DPOConfig, resume: bool = False, data: Tokenized | None = None) -
                       "rewards/rejected": rejected.mean().item()}
 
     before = run.fit({"policy": policy}, opt, run.batches(len(data), loss_fn, opt),
-                     lambda: evaluate(ref, ref, tok, task, prompts, cfg.seed + 1))
-    after = evaluate(run.inner(policy), ref, tok, task, prompts, cfg.seed + 1)
+                     lambda: evaluate(ref, ref, tok, task, prompts, cfg.seed + 1, run.autocast))
+    after = evaluate(run.inner(policy), ref, tok, task, prompts, cfg.seed + 1, run.autocast)
     summary = {"before": before, "after": after, "beta": cfg.beta, "loss_type": cfg.loss_type}
     run.finish(policy, summary)
     return summary

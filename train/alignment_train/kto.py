@@ -3,7 +3,8 @@
 Run: ``alignment-train kto``. Each preference pair of the task is split into a desirable
 (chosen) and an undesirable (rejected) example, shuffled independently. The reference point
 z0 is estimated per batch on *mismatched* prompt/response pairs (x_i with y_{i+1}), as in
-the paper (§4.1), and is not back-propagated.
+the paper (§4.1), over the whole global batch (gathered from every process, as TRL does),
+and is not back-propagated.
 """
 
 from __future__ import annotations
@@ -15,14 +16,15 @@ import torch
 
 from .common import (
     ConfigError,
+    all_gather_cat,
     collate,
     encode_prompt,
     encode_response,
     evaluate,
+    precompute_logps,
     sequence_logps,
     token_logps,
 )
-from .dpo import precompute_logps
 from .engine import BaseConfig, Run, flush_denormals, frozen_copy, start_model
 from .task import Task
 
@@ -95,7 +97,7 @@ def train(cfg: KTOConfig, resume: bool = False) -> dict[str, Any]:
     P = [encode_prompt(tok, x) for x, _, _ in rows]
     Y = [encode_response(tok, y) for _, y, _ in rows]
     D = torch.tensor([d for _, _, d in rows])
-    ref_lp = precompute_logps(ref, P, Y, tok.pad_id, False, run.device)  # (N,)
+    ref_lp = precompute_logps(ref, P, Y, tok.pad_id, False, run.device, run.autocast)  # (N,)
     prompts = task.eval_prompts(cfg.eval_prompts, cfg.seed)
     policy = run.wrap(model)
     opt = run.optimizer(policy.parameters())
@@ -113,7 +115,8 @@ def train(cfg: KTOConfig, resume: bool = False) -> dict[str, Any]:
         with torch.no_grad(), run.autocast():
             mis_pol = sequence_logps(token_logps(run.inner(policy)(mids)[0], mids), mmask)  # (B,)
             mis_ref = sequence_logps(token_logps(ref(mids)[0], mids), mmask)  # (B,)
-        z0 = kto_reference_point(mis_pol, mis_ref)
+        # z0 over the global batch: gathered from every process before the mean and clamp
+        z0 = kto_reference_point(all_gather_cat(mis_pol), all_gather_cat(mis_ref))
         d = D[il].to(run.device)
         rl = ref_lp[il].to(run.device)
         loss = kto_loss(logps, rl, d, z0, cfg.beta, cfg.desirable_weight,
@@ -124,8 +127,8 @@ def train(cfg: KTOConfig, resume: bool = False) -> dict[str, Any]:
                       "rewards/undesirable": r[~d].mean().item() if (~d).any() else 0.0}
 
     before = run.fit({"policy": policy}, opt, run.batches(len(rows), loss_fn, opt),
-                     lambda: evaluate(ref, ref, tok, task, prompts, cfg.seed + 1))
-    after = evaluate(run.inner(policy), ref, tok, task, prompts, cfg.seed + 1)
+                     lambda: evaluate(ref, ref, tok, task, prompts, cfg.seed + 1, run.autocast))
+    after = evaluate(run.inner(policy), ref, tok, task, prompts, cfg.seed + 1, run.autocast)
     summary = {"before": before, "after": after, "beta": cfg.beta}
     run.finish(policy, summary)
     return summary

@@ -17,10 +17,10 @@ import torch.nn.functional as F
 from .common import (
     ConfigError,
     build_model,
-    collate,
     encode_prompt,
     encode_response,
     evaluate,
+    pair_batch,
     sequence_logps,
     token_logps,
 )
@@ -86,15 +86,13 @@ def train(cfg: ORPOConfig, resume: bool = False) -> dict[str, Any]:
     ref = load_model(cfg.eval_ref)[0].to(run.device).eval() if cfg.eval_ref else \
         frozen_copy(model, run.device)
     prompts = task.eval_prompts(cfg.eval_prompts, cfg.seed)
-    base = evaluate(model.to(run.device), ref, tok, task, prompts, cfg.seed + 1)
+    base = evaluate(model.to(run.device), ref, tok, task, prompts, cfg.seed + 1, run.autocast)
     policy = run.wrap(model)
     opt = run.optimizer(policy.parameters())
 
     def loss_fn(il: list[int]) -> tuple[torch.Tensor, dict[str, float]]:
         b = len(il)
-        ids, mask = collate([P[i] for i in il] * 2, [C[i] for i in il] + [R[i] for i in il],
-                            tok.pad_id)  # rows [0, b) chosen, [b, 2b) rejected
-        ids, mask = ids.to(run.device), mask.to(run.device)
+        ids, mask = pair_batch(P, C, R, il, tok.pad_id, run.device)  # chosen rows, then rejected
         with run.autocast():
             logits, _ = policy(ids)  # (2b, T, V)
         avg = sequence_logps(token_logps(logits, ids), mask, average=True)  # (2b,)
@@ -106,8 +104,8 @@ def train(cfg: ORPOConfig, resume: bool = False) -> dict[str, Any]:
                       "accuracy": (ratio > 0).float().mean().item()}
 
     before = run.fit({"policy": policy}, opt, run.batches(len(pairs), loss_fn, opt),
-                     lambda: evaluate(ref, ref, tok, task, prompts, cfg.seed + 1))
-    after = evaluate(run.inner(policy), ref, tok, task, prompts, cfg.seed + 1)
+                     lambda: evaluate(ref, ref, tok, task, prompts, cfg.seed + 1, run.autocast))
+    after = evaluate(run.inner(policy), ref, tok, task, prompts, cfg.seed + 1, run.autocast)
     summary = {"before": before, "base_model": base, "after": after, "lam": cfg.lam,
                "kl_reference": cfg.eval_ref or "initial model"}
     run.finish(policy, summary)

@@ -17,10 +17,19 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from .common import ConfigError, collate, encode_prompt, evaluate, generate, response_logps
+from .common import (
+    ConfigError,
+    collate,
+    encode_prompt,
+    evaluate,
+    generate,
+    masked_mean,
+    response_logps,
+    whiten,
+)
 from .engine import BaseConfig, Run, flush_denormals, frozen_copy, load_model, start_model
 from .model import ScalarModel
-from .reward_model import reward_scores
+from .reward_model import normalized_scores, reward_scores
 from .task import Task
 
 
@@ -38,7 +47,8 @@ class PPOConfig(BaseConfig):
     vf_clip: float = 0.2
     """Value clip range around the rollout's values."""
     vf_coef: float = 0.5
-    """Weight of the value loss."""
+    """Weight of the value loss. The critic has its own AdamW and clipping, so this only scales
+    the critic's gradient before its clip (Adam is almost scale-invariant): tune critic_lr."""
     gamma: float = 1.0
     """Discount (1 in RLHF)."""
     lam: float = 0.95
@@ -54,7 +64,13 @@ class PPOConfig(BaseConfig):
     batch_size: int = 64
     """Rollouts (prompts) per iteration."""
     lr: float = 2e-4
-    """Peak learning rate (policy and critic)."""
+    """Peak learning rate of the policy (actor)."""
+    critic_lr: float = 2e-4
+    """Peak learning rate of the critic, its own AdamW (OpenRLHF: separate actor/critic)."""
+    normalize_reward: bool = True
+    """Normalise reward-model scores with its mean and std on SFT samples (saved by rm)."""
+    reward_clip: float = 0.0
+    """Clip (normalised) scores to [-reward_clip, reward_clip]; 0 = off (OpenRLHF: 10)."""
     log_every: int = 5
     """Write a metrics line every this many iterations."""
     ckpt_every: int = 20
@@ -68,6 +84,9 @@ class PPOConfig(BaseConfig):
                               f"{self.minibatches}")
         if not 0 <= self.gamma <= 1 or not 0 <= self.lam <= 1:
             raise ConfigError(f"gamma and lam must be in [0, 1], got {self.gamma}, {self.lam}")
+        if self.critic_lr <= 0 or self.reward_clip < 0 or self.vf_coef <= 0:
+            raise ConfigError(f"need critic_lr > 0, vf_coef > 0 and reward_clip >= 0, got "
+                              f"{self.critic_lr}, {self.vf_coef}, {self.reward_clip}")
 
 
 # ==== ALGO LOGIC ============================================================================
@@ -119,16 +138,6 @@ def kl_estimators(logprobs: torch.Tensor,
     return -log_rho, 0.5 * log_rho**2, torch.expm1(log_rho) - log_rho
 
 
-def masked_mean(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    return (x * mask).sum() / mask.sum().clamp(min=1)
-
-
-def whiten(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    mean = masked_mean(x, mask)
-    var = masked_mean((x - mean) ** 2, mask)
-    return (x - mean) * torch.rsqrt(var + 1e-8) * mask
-
-
 def critic_values(critic: torch.nn.Module, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """V(s_t) aligned with token t, i.e. read at position t-1 (the prefix before it): (B, T)."""
     return F.pad(critic(ids)[:, :-1], (1, 0)) * mask  # (B, T)
@@ -158,7 +167,9 @@ def train(cfg: PPOConfig, resume: bool = False) -> dict[str, Any]:
         rm = frozen_copy(critic_model, run.device)
     prompts = task.eval_prompts(cfg.eval_prompts, cfg.seed)
     policy, critic = run.wrap(model), run.wrap(critic_model)
-    opt = run.optimizer([*policy.parameters(), *critic.parameters()])
+    # separate optimizers (own learning rate, own gradient clipping), as OpenRLHF's actor/critic
+    actor_opt = run.optimizer(policy.parameters())
+    critic_opt = run.optimizer(critic.parameters(), lr=cfg.critic_lr)
     mb = cfg.batch_size // run.world // cfg.minibatches
     run.total_steps = cfg.steps * cfg.ppo_epochs * cfg.minibatches
 
@@ -168,7 +179,7 @@ def train(cfg: PPOConfig, resume: bool = False) -> dict[str, Any]:
         enc = [encode_prompt(tok, pool[i][0]) for i in idx]
         policy.eval()
         responses = generate(run.inner(policy), enc, task.max_new_tokens, tok.eos_id,
-                             tok.pad_id, run.sample_gen)
+                             tok.pad_id, run.sample_gen, autocast=run.autocast, sync=run.sharded)
         ids, mask = collate(enc, responses, tok.pad_id)
         ids, mask = ids.to(run.device), mask.to(run.device)
         texts = [tok.decode(r) for r in responses]
@@ -177,26 +188,37 @@ def train(cfg: PPOConfig, resume: bool = False) -> dict[str, Any]:
             old_lp = response_logps(run.inner(policy), ids, mask)  # (B, T)
             ref_lp = response_logps(ref, ids, mask)  # (B, T)
             values = critic_values(run.inner(critic), ids, mask).float()  # (B, T)
-            scores = truth.to(run.device) if rm is None else reward_scores(rm, ids, mask).float()
+            if rm is None:
+                scores = truth.to(run.device)
+            else:
+                scores = reward_scores(rm, ids, mask).float()
+                if cfg.normalize_reward:
+                    scores = normalized_scores(rm, scores, cfg.reward_clip)  # type: ignore[arg-type]
+                elif cfg.reward_clip:
+                    scores = scores.clamp(-cfg.reward_clip, cfg.reward_clip)
         rewards = kl_penalized_rewards(scores, old_lp, ref_lp, cfg.kl_coef, mask)  # (B, T)
         adv, returns = gae(rewards, values, cfg.gamma, cfg.lam)  # (B, T)
-        adv = whiten(adv, mask)
+        adv = whiten(adv, mask)  # mean and variance over every process's tokens
 
-        def loss_fn(j: list[int]) -> tuple[torch.Tensor, dict[str, float]]:
+        def actor_loss(j: list[int]) -> tuple[torch.Tensor, dict[str, float]]:
             m = mask[j]
             with run.autocast():
                 new_lp = response_logps(policy, ids[j], m)  # (b, T)
-                v = critic_values(critic, ids[j], m).float()  # (b, T)
             log_ratio = (new_lp - old_lp[j]) * m
             ratio = torch.exp(log_ratio)
             pg_loss = -masked_mean(ppo_clip_objective(ratio, adv[j], cfg.clip_eps), m)
+            return pg_loss, {
+                "clipfrac": masked_mean(((ratio - 1).abs() > cfg.clip_eps).float(), m).item(),
+                "approx_kl": masked_mean((ratio - 1) - log_ratio, m).item()}  # k3, new vs old
+
+        def critic_loss(j: list[int]) -> tuple[torch.Tensor, dict[str, float]]:
+            m = mask[j]
+            with run.autocast():
+                v = critic_values(critic, ids[j], m).float()  # (b, T)
             v_clip = values[j] + (v - values[j]).clamp(-cfg.vf_clip, cfg.vf_clip)
             vf_loss = 0.5 * masked_mean(torch.maximum((v - returns[j]) ** 2,
                                                       (v_clip - returns[j]) ** 2), m)
-            return pg_loss + cfg.vf_coef * vf_loss, {
-                "pg_loss": pg_loss.item(), "vf_loss": vf_loss.item(),
-                "clipfrac": masked_mean(((ratio - 1).abs() > cfg.clip_eps).float(), m).item(),
-                "approx_kl": masked_mean((ratio - 1) - log_ratio, m).item()}  # k3, new vs old
+            return cfg.vf_coef * vf_loss, {"vf_loss": vf_loss.item()}
 
         # ---- several epochs of clipped policy + value updates on minibatches ----
         policy.train()
@@ -206,7 +228,9 @@ def train(cfg: PPOConfig, resume: bool = False) -> dict[str, Any]:
             perm = torch.randperm(len(idx), generator=run.gen)
             for k in range(cfg.minibatches):
                 j = perm[k * mb : (k + 1) * mb].tolist()
-                got = run.step(loss_fn, j, opt, (it * cfg.ppo_epochs + epoch) * cfg.minibatches + k)
+                n = (it * cfg.ppo_epochs + epoch) * cfg.minibatches + k
+                a = run.step(actor_loss, j, actor_opt, n)
+                got = {**a, **run.step(critic_loss, j, critic_opt, n), "pg_loss": a["loss"]}
                 for key in stats:
                     stats[key].append(got[key])
 
@@ -220,9 +244,9 @@ def train(cfg: PPOConfig, resume: bool = False) -> dict[str, Any]:
             "explained_variance": (1 - resid / ret_var.clamp(min=1e-8)).item(),
             **{k: sum(v) / len(v) for k, v in stats.items()}}
 
-    before = run.fit({"policy": policy, "critic": critic}, opt, iteration,
-                     lambda: evaluate(ref, ref, tok, task, prompts, cfg.seed + 1))
-    after = evaluate(run.inner(policy), ref, tok, task, prompts, cfg.seed + 1)
+    before = run.fit({"policy": policy, "critic": critic}, [actor_opt, critic_opt], iteration,
+                     lambda: evaluate(ref, ref, tok, task, prompts, cfg.seed + 1, run.autocast))
+    after = evaluate(run.inner(policy), ref, tok, task, prompts, cfg.seed + 1, run.autocast)
     summary = {"before": before, "after": after, "kl_coef": cfg.kl_coef, "reward": cfg.reward_from}
     run.finish(policy, summary)
     return summary

@@ -8,6 +8,7 @@ model ranked by the reward model: true reward and the best-of-n KL bound log n -
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -15,8 +16,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from .common import collate, encode_prompt, encode_response, generate
-from .engine import BaseConfig, Run, flush_denormals, frozen_copy, load_model
+from .common import Autocast, collate, encode_prompt, encode_response, generate
+from .config import ConfigError
+from .engine import BaseConfig, Run, flush_denormals, frozen_copy, load_model, unwrap
 from .model import ScalarModel
 from .task import Task
 
@@ -31,6 +33,9 @@ class RMConfig(BaseConfig):
     """Held-out pairs for accuracy."""
     margin: float = 0.0
     """Margin in the Bradley-Terry loss (0 = plain BT)."""
+    center_rewards_coefficient: float = 0.01
+    """Weight of mean((r_chosen + r_rejected)^2), pulling scores towards mean zero (Eisenstein
+    et al. 2023, Eq. 2; TRL's recommended 0.01, off in TRL by default; 0 = off)."""
     best_of: int = 4
     """n for the best-of-n check on held-out prompts."""
     steps: int = 500
@@ -39,6 +44,14 @@ class RMConfig(BaseConfig):
     """Pairs per step."""
     lr: float = 1e-3
     """Peak learning rate."""
+
+    def validate(self, n_examples: int | None = None) -> None:
+        super().validate(n_examples)
+        if self.center_rewards_coefficient < 0:
+            raise ConfigError(f"center_rewards_coefficient must be >= 0, "
+                              f"got {self.center_rewards_coefficient}")
+        if self.best_of < 1:
+            raise ConfigError(f"best_of must be >= 1, got {self.best_of}")
 
 
 # ==== ALGO LOGIC ============================================================================
@@ -54,12 +67,27 @@ def bradley_terry_loss(
     return -F.logsigmoid(chosen_rewards - rejected_rewards - margin)
 
 
+def centering_penalty(chosen_rewards: torch.Tensor, rejected_rewards: torch.Tensor) -> torch.Tensor:
+    """mean((r_c + r_r)^2): zero when each pair's scores sum to zero (Eisenstein et al. 2023,
+    Eq. 2; TRL's ``center_rewards_coefficient`` term). Bradley-Terry sees only differences,
+    so without it the scores' offset drifts freely."""
+    return ((chosen_rewards + rejected_rewards) ** 2).mean()
+
+
 def reward_scores(rm: torch.nn.Module, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """The reward model's score of each sequence, read at its last response token: ``(B,)``."""
     values = rm(ids)  # (B, T)
     pos = torch.arange(ids.shape[1], device=ids.device)
     last = (mask * pos).argmax(-1)  # (B,) index of the last response token (EOS)
     return values.gather(1, last[:, None]).squeeze(1)
+
+
+def normalized_scores(rm: ScalarModel, scores: torch.Tensor, clip: float = 0.0) -> torch.Tensor:
+    """(score - mean) / std with the reward model's statistics on SFT samples (InstructGPT
+    normalises its reward model so SFT samples score 0 on average), clipped to
+    ``[-clip, clip]`` when ``clip > 0``."""
+    out = (scores - rm.score_mean) / rm.score_std.clamp(min=1e-6)
+    return out.clamp(-clip, clip) if clip > 0 else out
 
 
 # ==== PLUMBING ==============================================================================
@@ -87,7 +115,10 @@ def train(cfg: RMConfig, resume: bool = False) -> dict[str, Any]:
             scores = reward_scores(rm, ids, mask).float()  # (2b,)
         rc, rr = scores[: len(idx)], scores[len(idx) :]
         loss = bradley_terry_loss(rc, rr, cfg.margin).mean()
-        return loss, {"accuracy": (rc > rr).float().mean().item(), "margin": (rc - rr).mean().item()}
+        if cfg.center_rewards_coefficient:
+            loss = loss + cfg.center_rewards_coefficient * centering_penalty(rc, rr)
+        return loss, {"accuracy": (rc > rr).float().mean().item(), "margin": (rc - rr).mean().item(),
+                      "mean_score": scores.mean().item()}
 
     run.fit({"rm": rm}, opt, run.batches(len(train_pairs), loss_fn, opt), dict)
     model = run.inner(rm).eval()
@@ -102,32 +133,40 @@ def train(cfg: RMConfig, resume: bool = False) -> dict[str, Any]:
         "heldout_accuracy": (rc > rr).float().mean().item(),
         "heldout_true_order_accuracy": ((rc > rr).cpu() == truth).float().mean().item(),
         "score_length_correlation": torch.corrcoef(torch.stack([s.cpu(), lengths]))[0, 1].item(),
-        **best_of_n(model, sampler, task, tok, cfg),
+        **best_of_n(model, sampler, task, tok, cfg, run.autocast),
     }
+    # saved with the model: PPO normalises rewards to mean 0, std 1 on SFT samples
+    unwrap(model).score_mean.fill_(summary["sft_score_mean"])
+    unwrap(model).score_std.fill_(max(summary["sft_score_std"], 1e-6))
     run.finish(rm, summary)
     return summary
 
 
 @torch.no_grad()
 def best_of_n(rm: torch.nn.Module, sft: torch.nn.Module, task: Task, tok: Any,
-              cfg: RMConfig) -> dict[str, float]:
-    """True reward of SFT samples: one sample vs the best of ``n`` by the reward model."""
+              cfg: RMConfig, autocast: Autocast | None = None) -> dict[str, float]:
+    """True reward of SFT samples: one sample vs the best of ``n`` by the reward model, and
+    the mean and standard deviation of the reward model's scores of those samples (the
+    statistics PPO normalises rewards with)."""
     prompts = task.eval_prompts(cfg.eval_prompts, cfg.seed)
     enc = [encode_prompt(tok, p) for p in prompts]
     gen = torch.Generator().manual_seed(cfg.seed + 1)
     device = next(rm.parameters()).device
-    cands = [generate(sft.eval(), enc, task.max_new_tokens, tok.eos_id, tok.pad_id, gen)
-             for _ in range(cfg.best_of)]
+    cands = [generate(sft.eval(), enc, task.max_new_tokens, tok.eos_id, tok.pad_id, gen,
+                      autocast=autocast) for _ in range(cfg.best_of)]
     scores = []
     for resp in cands:
         ids, mask = collate(enc, resp, tok.pad_id)
-        scores.append(reward_scores(rm, ids.to(device), mask.to(device)).cpu())
-    best = torch.stack(scores).argmax(0)  # (B,)
+        with (autocast or contextlib.nullcontext)():
+            scores.append(reward_scores(rm, ids.to(device), mask.to(device)).float().cpu())
+    stacked = torch.stack(scores)  # (n, B): the reward model's scores of SFT samples
+    best = stacked.argmax(0)  # (B,)
     texts = [[tok.decode(c[i]) for c in cands] for i in range(len(prompts))]
     single = [task.true_reward(p, t[0]) for p, t in zip(prompts, texts, strict=True)]
     chosen = [task.true_reward(p, t[int(b)]) for p, t, b in zip(prompts, texts, best, strict=True)]
     n = cfg.best_of
-    return {"sft_true_reward": sum(single) / len(single),
+    return {"sft_score_mean": stacked.mean().item(), "sft_score_std": stacked.std().item(),
+            "sft_true_reward": sum(single) / len(single),
             f"best_of_{n}_true_reward": sum(chosen) / len(chosen),
             f"best_of_{n}_length": sum(len(t[int(b)]) for t, b in zip(texts, best, strict=True))
             / len(texts),

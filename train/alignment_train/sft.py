@@ -61,8 +61,8 @@ def train(cfg: SFTConfig, resume: bool = False) -> dict[str, Any]:
         return sft_loss(token_logps(logits, ids), mask), {}
 
     before = run.fit({"policy": policy}, opt, run.batches(len(enc), loss_fn, opt),
-                     lambda: evaluate(init, init, tok, task, prompts, cfg.seed + 1))
-    after = evaluate(run.inner(policy), init, tok, task, prompts, cfg.seed + 1)
+                     lambda: evaluate(init, init, tok, task, prompts, cfg.seed + 1, run.autocast))
+    after = evaluate(run.inner(policy), init, tok, task, prompts, cfg.seed + 1, run.autocast)
     demo = sum(task.true_reward(x, y) for x, y in data[:2000]) / min(2000, len(data))
     summary = {"before": before, "after": after, "demonstrator_true_reward": demo}
     run.finish(policy, summary)
