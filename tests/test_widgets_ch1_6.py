@@ -214,29 +214,50 @@ def gae_loop(rewards: np.ndarray, values: np.ndarray, gamma: float, lam: float) 
     return adv
 
 
+def ideal_values_loop(kl_coef: float, gamma: float) -> np.ndarray:
+    """V*_t by a loop: discounted KL penalties to go plus γ^(T−1−t) times the mean score."""
+    penalties = -kl_coef * (ksr.POLICY_LOGPROBS - ksr.REF_LOGPROBS)
+    n = len(penalties)
+    return np.array([
+        sum(gamma ** (k - t) * penalties[k] for k in range(t, n))
+        + gamma ** (n - 1 - t) * ksr.MEAN_SCORE
+        for t in range(n)
+    ])
+
+
 @pytest.mark.parametrize(
-    ("kl_coef", "gamma", "lam", "score", "b"),
-    [(0.1, 1.0, 0.95, 1.5, 1.0), (0.3, 0.9, 0.5, -1.0, 0.0), (0.0, 1.0, 1.0, 2.0, 2.0)],
+    ("kl_coef", "gamma", "lam", "score", "err"),
+    [(0.1, 1.0, 0.95, 1.5, 0.5), (0.3, 0.9, 0.5, -1.0, 0.0), (0.0, 1.0, 1.0, 2.0, 1.5)],
 )
 def test_kl_shaped_rewards_against_a_loop(
-    kl_coef: float, gamma: float, lam: float, score: float, b: float
+    kl_coef: float, gamma: float, lam: float, score: float, err: float
 ) -> None:
-    params = {"kl_coef": kl_coef, "gamma": gamma, "lam": lam, "score": score, "predicted_score": b}
+    params = {"kl_coef": kl_coef, "gamma": gamma, "lam": lam, "score": score, "critic_error": err}
     result = get("kl-shaped-rewards").run(params)
     out = {k: v["value"] for k, v in result["readouts"].items()}
     rewards = shaped(kl_coef, score)
-    values = b * gamma ** np.arange(len(rewards) - 1, -1, -1)
+    ideal = ideal_values_loop(kl_coef, gamma)
+    values = ideal + err * ksr.ERROR_PATTERN
     adv = gae_loop(rewards, values, gamma, lam)
     log_ratio = ksr.POLICY_LOGPROBS - ksr.REF_LOGPROBS
     assert result["charts"][0]["series"][0]["y"] == pytest.approx(rewards.tolist())
     assert result["charts"][1]["series"][0]["y"] == pytest.approx(adv.tolist())
-    assert result["charts"][1]["series"][2]["y"] == pytest.approx((adv + values).tolist())
+    assert result["charts"][1]["series"][1]["y"] == pytest.approx(
+        gae_loop(rewards, ideal, gamma, lam).tolist()
+    )
+    assert result["charts"][1]["series"][2]["y"] == pytest.approx(values.tolist())
+    assert result["charts"][1]["series"][3]["y"] == pytest.approx(ideal.tolist())
     assert out["kl"] == pytest.approx(float(log_ratio.sum()))
     rho = np.exp(-log_ratio)
     assert out["kl_k3"] == pytest.approx(float(np.sum(rho - 1 + log_ratio)))
     assert out["penalty"] == pytest.approx(kl_coef * float(log_ratio.sum()))
     assert out["ret"] == pytest.approx(float(np.sum(gamma ** np.arange(len(rewards)) * rewards)))
     assert out["adv_first"] == pytest.approx(float(adv[0]))
+    # the bias term in closed form: (1 − λ) Σ_{k≥1} γ^k λ^(k−1) e_k
+    e = err * ksr.ERROR_PATTERN
+    bias = (1 - lam) * sum(gamma**k * lam ** (k - 1) * e[k] for k in range(1, len(e)))
+    assert out["bias_first"] == pytest.approx(bias, abs=1e-12)
+    assert out["spread_first"] == pytest.approx(ksr.SCORE_SD * (gamma * lam) ** (len(e) - 1))
 
 
 def test_kl_shaped_rewards_special_cases() -> None:
@@ -245,10 +266,10 @@ def test_kl_shaped_rewards_special_cases() -> None:
     assert out["ret"] == pytest.approx(1.5 - 0.823)
     assert texts("kl-shaped-rewards")["worst"].startswith("“friend”")
     assert texts("kl-shaped-rewards", kl_coef=0.0)["worst"].startswith("none")
-    # λ = 0: advantages are the one-step TD errors
+    # λ = 0: advantages are the one-step TD errors of the (wrong) critic
     result = get("kl-shaped-rewards").run({"lam": 0.0})
     rewards = shaped(0.1, 1.5)
-    values = 1.0 * np.ones_like(rewards)
+    values = ideal_values_loop(0.1, 1.0) + 0.5 * ksr.ERROR_PATTERN
     td = rewards + np.append(values[1:], 0.0) - values
     assert result["charts"][1]["series"][0]["y"] == pytest.approx(td.tolist())
 

@@ -3,7 +3,9 @@
 Chapter 2 (docs/chapters/02-preferences.md).  A hidden reward is linear in four features;
 simulated labelers compare random pairs with noise τ (``simulate_preference_pairs``); a
 linear Bradley–Terry model is fitted by Newton's method (``fit_bradley_terry``) and scored
-on fresh pairs.  Everything is seeded: the output is a deterministic function of the sliders.
+on fresh pairs.  The ceiling is the agreement of the true ranking with a labeler,
+E[max(p, 1 − p)]; the agreement of two labelers with each other, E[p² + (1 − p)²], is shown
+beside it as the reference papers report, which a model can exceed.  Everything is seeded: the output is a deterministic function of the sliders.
 """
 
 from __future__ import annotations
@@ -37,13 +39,25 @@ def expected_agreement(
     return float(np.mean(np.where(sign == 0, 0.5, agree)))
 
 
+def labeler_agreement(chosen: np.ndarray, rejected: np.ndarray, noise: float) -> float:
+    """Mean probability that two independent labelers with noise τ pick the same response.
+
+    With p = σ(Δ*/τ) for each pair they agree with probability p² + (1 − p)².  This is
+    below the agreement of the true ranking with one labeler, max(p, 1 − p), for every
+    p ≠ 1/2: inter-labeler agreement is a reference a reward model can exceed, not a ceiling.
+    """
+    p = bradley_terry_probability((chosen - rejected) @ TRUE_WEIGHTS / noise, 0.0)
+    return float(np.mean(p**2 + (1.0 - p) ** 2))
+
+
 @widget(
     "fit-reward-model",
     title="Fit a reward model to noisy comparisons",
     summary=(
         "A hidden reward is linear in four features of a response. Simulated labelers compare "
         "random pairs with noise τ; a Bradley–Terry reward model is fitted by Newton's method "
-        "and scored on 2,000 fresh pairs."
+        "and scored on 2,000 fresh pairs, against the true reward's agreement (the ceiling) "
+        "and two labelers' agreement with each other."
     ),
     controls=[
         Slider("noise", "Labeler noise τ", 0.25, 4.0, 0.25, 1.0, "reward units"),
@@ -53,7 +67,8 @@ def expected_agreement(
     ],
     readouts=[
         Readout("heldout_accuracy", "Held-out agreement, learned reward", "%", 1),
-        Readout("ceiling_accuracy", "Held-out agreement, true reward (ceiling)", "%", 1),
+        Readout("ceiling_accuracy", "Held-out agreement, true reward (the ceiling)", "%", 1),
+        Readout("labeler_agreement", "Two labelers agreeing with each other (not a ceiling)", "%", 1),
         Readout("cosine", "cos(learned w, true w)", "", 3),
         Readout("scale", "‖learned w‖ / ‖true w / τ‖", "", 2),
         Readout("final_loss", "Final training loss", "nats", 4),
@@ -107,6 +122,7 @@ def fit_reward_model(noise: float, n_pairs: int, l2: float, seed: int) -> Result
         readouts={
             "heldout_accuracy": 100.0 * expected_agreement(learned, test_c, test_r, noise),
             "ceiling_accuracy": 100.0 * expected_agreement(TRUE_WEIGHTS, test_c, test_r, noise),
+            "labeler_agreement": 100.0 * labeler_agreement(test_c, test_r, noise),
             "cosine": cosine,
             "scale": norm / float(np.linalg.norm(identifiable)),
             "final_loss": float(fit.losses[-1]),
