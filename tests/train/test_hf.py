@@ -46,8 +46,8 @@ def test_hf_model_trains_with_sft_and_dpo(hf_dir: Path, tmp_path: Path) -> None:
              zip(model.hf.parameters(), original.parameters(), strict=True)]
     assert all(moved)  # every parameter was trained (as TRL's tests check)
 
-    assert cli.main(["dpo", "--model", str(hf_dir), "--set", *common,
-                     f"out_dir={tmp_path / 'dpo'}"]) == 0
+    assert cli.main(["dpo", "--model", str(hf_dir), "--set", *common,  # SFT -> DPO by flags
+                     f"init_from={tmp_path / 'sft'}", f"out_dir={tmp_path / 'dpo'}"]) == 0
     s = json.loads((tmp_path / "dpo" / "summary.json").read_text())
     assert s["before"]["kl"] == 0.0 and s["after"]["kl"] != 0.0
     first = json.loads((tmp_path / "dpo" / "metrics.jsonl").read_text().splitlines()[0])

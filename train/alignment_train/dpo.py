@@ -149,5 +149,5 @@ def train(cfg: DPOConfig, resume: bool = False, data: Tokenized | None = None) -
                      lambda: evaluate(ref, ref, tok, task, prompts, cfg.seed + 1, run.autocast))
     after = evaluate(run.inner(policy), ref, tok, task, prompts, cfg.seed + 1, run.autocast)
     summary = {"before": before, "after": after, "beta": cfg.beta, "loss_type": cfg.loss_type}
-    run.finish(policy, summary)
+    run.finish(policy, summary, tok)
     return summary

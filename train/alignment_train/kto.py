@@ -130,5 +130,5 @@ def train(cfg: KTOConfig, resume: bool = False) -> dict[str, Any]:
                      lambda: evaluate(ref, ref, tok, task, prompts, cfg.seed + 1, run.autocast))
     after = evaluate(run.inner(policy), ref, tok, task, prompts, cfg.seed + 1, run.autocast)
     summary = {"before": before, "after": after, "beta": cfg.beta}
-    run.finish(policy, summary)
+    run.finish(policy, summary, tok)
     return summary

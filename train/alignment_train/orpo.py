@@ -108,5 +108,5 @@ def train(cfg: ORPOConfig, resume: bool = False) -> dict[str, Any]:
     after = evaluate(run.inner(policy), ref, tok, task, prompts, cfg.seed + 1, run.autocast)
     summary = {"before": before, "base_model": base, "after": after, "lam": cfg.lam,
                "kl_reference": cfg.eval_ref or "initial model"}
-    run.finish(policy, summary)
+    run.finish(policy, summary, tok)
     return summary

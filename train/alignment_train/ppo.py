@@ -248,5 +248,5 @@ def train(cfg: PPOConfig, resume: bool = False) -> dict[str, Any]:
                      lambda: evaluate(ref, ref, tok, task, prompts, cfg.seed + 1, run.autocast))
     after = evaluate(run.inner(policy), ref, tok, task, prompts, cfg.seed + 1, run.autocast)
     summary = {"before": before, "after": after, "kl_coef": cfg.kl_coef, "reward": cfg.reward_from}
-    run.finish(policy, summary)
+    run.finish(policy, summary, tok)
     return summary

@@ -138,7 +138,7 @@ def train(cfg: RMConfig, resume: bool = False) -> dict[str, Any]:
     # saved with the model: PPO normalises rewards to mean 0, std 1 on SFT samples
     unwrap(model).score_mean.fill_(summary["sft_score_mean"])
     unwrap(model).score_std.fill_(max(summary["sft_score_std"], 1e-6))
-    run.finish(rm, summary)
+    run.finish(rm, summary, tok)
     return summary
 
 

@@ -65,5 +65,5 @@ def train(cfg: SFTConfig, resume: bool = False) -> dict[str, Any]:
     after = evaluate(run.inner(policy), init, tok, task, prompts, cfg.seed + 1, run.autocast)
     demo = sum(task.true_reward(x, y) for x, y in data[:2000]) / min(2000, len(data))
     summary = {"before": before, "after": after, "demonstrator_true_reward": demo}
-    run.finish(policy, summary)
+    run.finish(policy, summary, tok)
     return summary

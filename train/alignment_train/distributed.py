@@ -1,0 +1,92 @@
+"""Sharding and reductions for training under ``torchrun``; no alignment math.
+
+- :func:`fully_shard_model` applies FSDP2 (``fully_shard`` per decoder block, then the root);
+- :func:`gathered` unshards an FSDP2 model for sampling, so that generation runs no
+  collective and processes may stop after different numbers of tokens;
+- :func:`all_reduce_sum` sums a tensor over processes (the single-process answer without
+  torch.distributed).
+
+The collectives the algorithms use (KTO's z0 over the global batch, PPO's whitening moments)
+are ``all_gather_cat`` and ``global_masked_moments`` in ``common.py``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+
+def world_size() -> int:
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+
+def all_reduce_sum(x: torch.Tensor) -> torch.Tensor:
+    """Sum of ``x`` over processes (a new tensor on ``x``'s device, without gradient; gloo
+    reduces on the CPU, NCCL on this process's GPU)."""
+    if world_size() == 1:
+        return x.detach().clone()
+    dev = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" \
+        else torch.device("cpu")
+    y = x.detach().to(dev).clone()
+    dist.all_reduce(y)
+    return y.to(x.device)
+
+
+# ---- FSDP2 -------------------------------------------------------------------------------
+def decoder_blocks(model: nn.Module) -> list[nn.Module]:
+    """The transformer blocks of a model: our GPT's ``Block`` s, or the classes a Hugging
+    Face model lists in ``_no_split_modules`` (``LlamaDecoderLayer``, ``GPT2Block``…)."""
+    from .model import Block
+
+    names: set[str] = set()
+    for m in model.modules():
+        names |= set(getattr(m, "_no_split_modules", None) or [])
+    return [m for m in model.modules() if isinstance(m, Block) or type(m).__name__ in names]
+
+
+def fully_shard_model(model: nn.Module, device: torch.device, bf16: bool) -> nn.Module:
+    """FSDP2: ``fully_shard`` each decoder block, then the root (embeddings, final norm,
+    heads). With ``bf16``, parameters are all-gathered in bf16 for compute and gradients
+    reduced in fp32 (the sharded master weights stay fp32)."""
+    from torch.distributed.device_mesh import init_device_mesh
+    from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
+
+    mesh = init_device_mesh(device.type, (world_size(),))
+    mp = (MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32)
+          if bf16 else MixedPrecisionPolicy())
+    from torch.distributed.fsdp import register_fsdp_forward_method
+
+    for block in decoder_blocks(model):
+        fully_shard(block, mesh=mesh, mp_policy=mp)
+    fully_shard(model, mesh=mesh, mp_policy=mp)
+    if hasattr(model, "decode"):  # sampling calls decode(), not forward(): gather for it too
+        register_fsdp_forward_method(model, "decode")
+    return model
+
+
+def fsdp_modules(model: nn.Module) -> list[nn.Module]:
+    from torch.distributed.fsdp import FSDPModule
+
+    return [m for m in model.modules() if isinstance(m, FSDPModule)]
+
+
+@contextlib.contextmanager
+def gathered(model: nn.Module) -> Iterator[nn.Module]:
+    """Inside: the FSDP2 model's parameters stay unsharded (all-gathered once on entry), so
+    forwards run no collective; ranks may sample different numbers of tokens. Resharded on
+    exit. A no-op for a model that is not sharded. Memory: the full parameters, as TRL's
+    ``unwrap_model_for_generation`` gathers a ZeRO-3 model for sampling."""
+    mods = fsdp_modules(model)
+    for m in mods:
+        m.set_reshard_after_forward(False, recurse=False)  # type: ignore[operator]
+        m.unshard()  # type: ignore[operator]
+    try:
+        yield model
+    finally:
+        for m in mods:
+            m.reshard()  # type: ignore[operator]
+            m.set_reshard_after_forward(True, recurse=False)  # type: ignore[operator]
