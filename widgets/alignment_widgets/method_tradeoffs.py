@@ -1,12 +1,20 @@
-"""Chapter 7: which preference-tuning method fits your situation.
+"""Chapter 7: which preference-tuning method fits the data you have and the complexity
+you can afford.
 
-Each method is described by a few facts that can be checked in its paper (how many
-policy-sized models it holds in memory while training, how many training stages
-follow pretraining, what labels it needs, whether it samples from the policy during
-training, whether a reference model anchors it, whether its loss stays bounded when
-preferences look deterministic).  The reader's controls weight those facts; the
-recommendation is the feasible method with the highest weighted score, and the note
-says which terms decided it and what was ruled out.
+Each method is described by facts that can be checked in its paper or in chapters 3–6:
+the data it learns from, how many training stages it runs after pretraining, how many
+policy-sized models it holds in memory while training (with the reference model's
+log-probabilities cached before training where the method allows it), whether it runs a
+sampling loop, whether its optimum stays finite when every pair was labelled once, and
+what a step costs.  Its complexity is one number on the reader's scale:
+
+    complexity = stages + models in memory + 1 if it samples from the policy in a loop
+
+The reader chooses their data and the complexity they can afford.  A method is usable
+when it learns from that data (or from what the data contains: a pair holds one
+desirable and one undesirable response, and a desirable response is a demonstration)
+and its complexity fits.  Among the usable methods the recommendation follows the
+chapter's order, stated in ``RULE`` and in the note under the chart.
 """
 
 from __future__ import annotations
@@ -15,172 +23,276 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._spec import Chart, Choice, Marker, Readout, Result, Series, Slider, Toggle, widget
+from ._spec import Band, Chart, Choice, Marker, Readout, Result, Series, Slider, Toggle, widget
+
+#: the data kinds, in the order of the chart's x axis: (key, short label, long label)
+DATA: tuple[tuple[str, str, str], ...] = (
+    ("demos", "demos", "Demonstrations only (prompt, good response)"),
+    ("thumbs", "thumbs", "Thumbs up / down on single responses"),
+    ("pairs", "pairs", "Ranked pairs (chosen vs rejected)"),
+    ("rm", "RM+prompts", "A reward model (or judge) and prompts"),
+)
+DATA_KEYS = [key for key, *_ in DATA]
+
+#: which columns a reader's data reaches: a pair contains one desirable and one
+#: undesirable response (KTO §4.1, "Data"), a desirable response is a demonstration.
+USABLE: dict[str, frozenset[str]] = {
+    "demos": frozenset({"demos"}),
+    "thumbs": frozenset({"demos", "thumbs"}),
+    "pairs": frozenset({"demos", "thumbs", "pairs"}),
+    "rm": frozenset({"rm"}),
+}
+
+#: how a method in column ``used`` takes a reader's data ``have``
+HOW = {
+    ("demos", "demos"): "the demonstrations as they are",
+    ("thumbs", "demos"): "the thumbs-up responses as demonstrations",
+    ("pairs", "demos"): "the chosen responses as demonstrations",
+    ("thumbs", "thumbs"): "the labelled responses as they are",
+    ("pairs", "thumbs"): "each pair split into one desirable and one undesirable response",
+    ("pairs", "pairs"): "the pairs as they are",
+    ("rm", "rm"): "the prompts, scored by the reward model",
+}
+
+# The recommendation's order among usable methods (lower first), from chapters 5–7:
+ONLINE_RL = 0  # the highest ceiling when it can be afforded (Xu et al. 2024; Ivison et al. 2024)
+SAMPLING = 1  # best-of-n: uses the reward model without an RL loop
+OFFLINE = 2  # offline with a reference model, on the data it was designed for
+REFERENCE_FREE = 3  # no reference model: nothing anchors the policy (ORPO, SimPO)
+FALLBACK = 4  # SFT only: uses the good responses, ignores the contrast
 
 
 @dataclass(frozen=True)
 class Method:
     name: str
-    models: int  # policy-sized models in memory during the preference stage
-    stages: int  # training stages after pretraining
-    labels: str  # "pairs" or "binary"
-    online: bool  # samples from the current policy while training
-    anchored: bool  # a reference model keeps the policy close (KL or log-ratio)
-    bounded: bool  # loss keeps a finite optimum when a preference is observed as certain
-    source: str
+    data: str  # the column it learns from (a key of DATA)
+    stages: int  # training stages after pretraining, SFT included
+    models: int  # policy-sized models in memory while training (reference cached if allowed)
+    models_uncached: int  # the same when the reference model runs alongside the policy
+    loop: bool  # samples from the policy in a loop (RL rollouts; best-of-n per query)
+    finite: bool | None  # finite optimum when every pair was labelled once; None: no pairs
+    group: int  # the recommendation's order (ONLINE_RL ... FALLBACK)
+    optimum: str  # where its loss is minimised when every example was labelled once
+    needs: str  # the stages and models, in words
+    cost: str  # what a step (or a query) costs
+    color: str
+
+    def models_held(self, cache_reference: bool) -> int:
+        return self.models if cache_reference else self.models_uncached
+
+    def complexity(self, cache_reference: bool) -> int:
+        return self.stages + self.models_held(cache_reference) + int(self.loop)
 
 
-# Facts per method (see docs/chapters/07-choosing.md for the papers behind each row).
+# Facts per method; the chapter's table (docs/chapters/07-choosing.md) gives the papers.
 METHODS: tuple[Method, ...] = (
-    # policy, frozen reference, reward model, value model; SFT -> RM -> RL
-    Method("RLHF (PPO)", 4, 3, "pairs", True, True, False, "Ouyang et al. 2022"),
-    # policy + frozen reference; SFT -> DPO
-    Method("DPO", 2, 2, "pairs", False, True, False, "Rafailov et al. 2023"),
-    # as DPO, but a squared loss with a finite target gap
-    Method("IPO", 2, 2, "pairs", False, True, True, "Azar et al. 2023"),
-    # policy + reference; desirable / undesirable labels, no pairs needed
-    Method("KTO", 2, 2, "binary", False, True, False, "Ethayarajh et al. 2024"),
-    # reference-free, length-normalised; SFT -> SimPO
-    Method("SimPO", 1, 2, "pairs", False, False, False, "Meng et al. 2024"),
-    # reference-free and no separate SFT stage: one stage, one model
-    Method("ORPO", 1, 1, "pairs", False, False, False, "Hong et al. 2024"),
+    Method("SFT only", "demos", 1, 1, 1, False, None, FALLBACK,
+           "n/a: it learns no preference",
+           "SFT; policy", "1 forward + 1 backward per example", "blue"),
+    Method("KTO", "thumbs", 2, 1, 2, False, False, OFFLINE,
+           "none: loss bounded in [0, λ], minimum at r → ±∞",
+           "SFT → KTO; policy (+ reference, or its log-probs cached)",
+           "2 forward (policy on matched and mismatched pairs) + 1 backward", "orange"),
+    Method("BCO", "thumbs", 2, 1, 2, False, False, OFFLINE,
+           "none: as KTO, minimum at r → ±∞",
+           "SFT → BCO; policy (+ reference, or its log-probs cached)",
+           "1 forward + 1 backward, plus a running mean of the rewards", "orange"),
+    Method("RM + PPO (pointwise)", "thumbs", 3, 4, 4, True, True, ONLINE_RL,
+           "finite while the fitted RM's rewards are finite",
+           "SFT → classifier RM → PPO; policy, reference, RM, value",
+           "generation + 4 forward + 2 backward per batch", "green"),
+    Method("RLHF (PPO)", "pairs", 3, 4, 4, True, True, ONLINE_RL,
+           "finite: the fitted RM is underfit (Azar et al. §4.2)",
+           "SFT → Bradley–Terry RM → PPO; policy, reference, RM, value",
+           "generation + 4 forward + 2 backward per batch", "green"),
+    Method("DPO", "pairs", 2, 1, 2, False, False, OFFLINE,
+           "none: the loss keeps falling as h → ∞",
+           "SFT → DPO; policy (+ reference, or its log-probs cached)",
+           "2 forward (chosen, rejected) + 1 backward per pair", "purple"),
+    Method("cDPO", "pairs", 2, 1, 2, False, True, OFFLINE,
+           "finite: σ(βh) = 1 − ε",
+           "SFT → cDPO; as DPO", "2 forward (chosen, rejected) + 1 backward per pair", "purple"),
+    Method("IPO", "pairs", 2, 1, 2, False, True, OFFLINE,
+           "finite: h = 1/(2β) (the loss is unbounded)",
+           "SFT → IPO; as DPO", "2 forward (chosen, rejected) + 1 backward per pair", "purple"),
+    Method("SimPO", "pairs", 2, 1, 1, False, False, REFERENCE_FREE,
+           "none: the loss keeps falling as the margin grows",
+           "SFT → SimPO; policy only (no reference)",
+           "2 forward + 1 backward per pair", "#76b7b2"),
+    Method("ORPO", "pairs", 1, 1, 1, False, False, REFERENCE_FREE,
+           "none: the odds-ratio term keeps falling",
+           "one stage from the pretrained model; policy only",
+           "2 forward + 1 backward per pair", "#edc948"),
+    Method("best-of-n", "rm", 1, 2, 2, True, True, SAMPLING,
+           "finite: KL ≤ log n − (n−1)/n",
+           "SFT; policy + reward model at inference",
+           "n samples and n reward scores per query, at inference", "#2f4b7c"),
+    Method("PPO on the RM", "rm", 2, 4, 4, True, True, ONLINE_RL,
+           "finite: the RM's rewards are finite",
+           "SFT → PPO; policy, reference, RM, value",
+           "generation + 4 forward + 2 backward per batch", "green"),
 )
 
 NAMES = [m.name for m in METHODS]
-# Complexity on one scale: models held at once + stages run.  ORPO (1 + 1) is the
-# simplest possible, RLHF (4 + 3) the most involved.
-COMPLEXITY = np.array([m.models + m.stages for m in METHODS], dtype=float)
-SIMPLICITY = 1.0 - (COMPLEXITY - COMPLEXITY.min()) / (COMPLEXITY.max() - COMPLEXITY.min())
-# Data requirement: 1 = one binary label per response, 2 = ranked pairs,
-# 3 = ranked pairs for a reward model plus fresh prompts to sample during RL.
-DATA_NEED = np.array(
-    [1.0 if m.labels == "binary" else (3.0 if m.online else 2.0) for m in METHODS]
+BUDGET_MIN = min(m.complexity(True) for m in METHODS)
+BUDGET_MAX = max(m.complexity(False) for m in METHODS)
+
+RULE = (
+    "Among the methods your data and budget allow, the widget recommends, in this order: "
+    "an online RL method (PPO) if you can afford its loop (the one made for your data "
+    "first); then best-of-n; then the "
+    "offline methods with a reference model on the data they were designed for (DPO "
+    "before cDPO and IPO, KTO before BCO; with pairs labelled once, the ones with a "
+    "finite optimum first); then the reference-free SimPO and ORPO; then KTO and BCO on "
+    "split pairs; SFT on the good responses last."
 )
-ONLINE = np.array([float(m.online) for m in METHODS])
-ANCHORED = np.array([float(m.anchored) for m in METHODS])
-BOUNDED = np.array([float(m.bounded) for m in METHODS])
-MODELS = np.array([m.models for m in METHODS])
-NEEDS_PAIRS = np.array([m.labels == "pairs" for m in METHODS])
-# The scatter's x axis: the distinct complexity values, ascending.
-_X = np.unique(COMPLEXITY)
-_COLORS = ("red", "blue", "purple", "green", "orange", "gray")
 
 
-def scores(
-    memory: int, data: str, simplicity: float, online: float, anchor: float, certain_labels: bool
-) -> tuple[np.ndarray, np.ndarray]:
-    """(weighted score per method, feasible mask); infeasible methods score NaN."""
-    feasible = MODELS <= memory
-    if data == "binary":
-        feasible &= ~NEEDS_PAIRS
-    total = simplicity * SIMPLICITY + online * ONLINE + anchor * ANCHORED
-    if certain_labels:
-        # Azar et al. 2023: with p = 1 the Bradley–Terry optimum needs an infinite
-        # reward gap, so DPO-style losses stop regularising; IPO's target stays finite.
-        total = total + 0.5 * BOUNDED
-    return np.where(feasible, total, np.nan), feasible
+def family(m: Method) -> str:
+    """The name a method shows in the chart's legend (the three PPO rows share one)."""
+    return "PPO" if "PPO" in m.name else m.name
 
 
-def _why(i: int, simplicity: float, online: float, anchor: float, certain: bool) -> str:
-    parts = [f"simplicity {simplicity:.2f} × {SIMPLICITY[i]:.2f}"]
-    if ONLINE[i]:
-        parts.append(f"online sampling {online:.2f} × 1")
-    if ANCHORED[i]:
-        parts.append(f"reference anchor {anchor:.2f} × 1")
-    if certain and BOUNDED[i]:
-        parts.append("bounded loss under certain labels 0.5")
-    return " + ".join(parts)
+def rank_key(i: int, have: str, labelled_once: bool) -> tuple[float, int, int, int]:
+    """Sort key of method ``i`` for a reader with data ``have`` (lower = preferred)."""
+    m = METHODS[i]
+    group: float = m.group
+    if m.data == "thumbs" and have == "pairs" and group == OFFLINE:
+        group = REFERENCE_FREE + 0.5  # KTO, BCO on split pairs: the pairing is thrown away
+    converted = int(m.data != have)  # in a group, the method made for your data first
+    finite_last = int(labelled_once and have == "pairs" and m.finite is False)
+    return (group, converted, finite_last, i)
+
+
+def choose(
+    data: str, budget: int, cache_reference: bool, labelled_once: bool
+) -> tuple[list[int], np.ndarray]:
+    """(usable methods, best first; complexity per method)."""
+    complexity = np.array([m.complexity(cache_reference) for m in METHODS], dtype=float)
+    usable = [
+        i
+        for i, m in enumerate(METHODS)
+        if m.data in USABLE[data] and complexity[i] <= budget
+    ]
+    usable.sort(key=lambda i: rank_key(i, data, labelled_once))
+    return usable, complexity
 
 
 @widget(
     "method-tradeoffs",
-    title="Choosing a preference-tuning method",
+    title="Choosing a method: your data and the complexity you can afford",
     summary=(
-        "Weight simplicity, online sampling and a reference anchor, state your memory and "
-        "your labels; the feasible method with the highest weighted score is recommended."
+        "Each method sits at the data it learns from and its complexity (training stages "
+        "+ policy-sized models in memory + 1 for a sampling loop). Choose your data and "
+        "your budget; the usable methods lie in the shaded columns on or below the dashed "
+        "line, and the recommended one is marked."
     ),
     controls=[
-        Slider("memory", "Policy-sized models that fit in memory at once", 1, 4, 1, 2, "models"),
-        Choice(
-            "data",
-            "The feedback you have",
-            (("pairs", "Ranked pairs (chosen vs rejected)"), ("binary", "Thumbs up / down only")),
-            "pairs",
+        Choice("data", "The feedback you have", tuple((k, long) for k, _, long in DATA), "pairs"),
+        Slider(
+            "budget",
+            "Complexity you can afford (stages + models in memory + sampling loop)",
+            BUDGET_MIN,
+            BUDGET_MAX,
+            1,
+            3,
         ),
-        Slider("simplicity", "Weight on a simple pipeline", 0.0, 1.0, 0.05, 0.6),
-        Slider("online", "Weight on sampling from the policy while training", 0.0, 1.0, 0.05, 0.2),
-        Slider("anchor", "Weight on a reference model anchoring the policy", 0.0, 1.0, 0.05, 0.3),
-        Toggle("certain_labels", "Most pairs were labelled once (preferences look certain)"),
+        Toggle(
+            "cache_reference",
+            "Compute the reference model's log-probabilities once, before training",
+            True,
+        ),
+        Toggle("labelled_once", "Each pair was labelled once (preferences look certain)"),
     ],
     readouts=[
         Readout("best", "Recommended"),
-        Readout("best_score", "Its weighted score", "pts", 2),
+        Readout("uses", "It uses"),
+        Readout("needs", "Stages; models in memory"),
+        Readout("complexity", "Its complexity", "", 0),
+        Readout("cost", "Cost"),
+        Readout("optimum", "Its optimum if each example was labelled once"),
         Readout("runner_up", "Runner-up"),
-        Readout("n_feasible", "Methods that fit your constraints", "of 6", 0),
+        Readout("n_usable", "Methods usable", f"of {len(METHODS)}", 0),
     ],
 )
-def method_tradeoffs(
-    memory: int, data: str, simplicity: float, online: float, anchor: float, certain_labels: bool
-) -> Result:
-    total, feasible = scores(memory, data, simplicity, online, anchor, certain_labels)
-    order = [int(i) for i in np.argsort(-np.nan_to_num(total, nan=-np.inf), kind="stable")]
-    ranked = [i for i in order if feasible[i]]
-    ruled_out = []
-    for m in METHODS:
-        if m.models > memory:
-            ruled_out.append(f"{m.name} (needs {m.models} models in memory)")
-        elif data == "binary" and m.labels == "pairs":
-            ruled_out.append(f"{m.name} (needs ranked pairs)")
-    if ranked:
-        best = ranked[0]
+def method_tradeoffs(data: str, budget: int, cache_reference: bool, labelled_once: bool) -> Result:
+    usable, complexity = choose(data, budget, cache_reference, labelled_once)
+    reachable = USABLE[data]
+    too_complex = [
+        f"{m.name} ({int(complexity[i])})"
+        for i, m in enumerate(METHODS)
+        if m.data in reachable and complexity[i] > budget
+    ]
+    if usable:
+        best = METHODS[usable[0]]
+        needs = best.needs
+        if best.models_uncached != best.models:
+            held = best.models_held(cache_reference)
+            needs += f" — {held} model{'s' if held > 1 else ''} in memory now"
+        readouts: dict[str, float | str] = {
+            "best": best.name,
+            "uses": HOW[(data, best.data)],
+            "needs": needs,
+            "complexity": float(complexity[usable[0]]),
+            "cost": best.cost,
+            "optimum": best.optimum,
+        }
         note = (
-            f"{NAMES[best]} scores {total[best]:.2f} = "
-            f"{_why(best, simplicity, online, anchor, certain_labels)}."
+            f"{best.name}: complexity {best.stages} stage{'s' if best.stages > 1 else ''} "
+            f"+ {best.models_held(cache_reference)} model"
+            f"{'s' if best.models_held(cache_reference) > 1 else ''}"
+            f"{' + 1 sampling loop' if best.loop else ''} = {int(complexity[usable[0]])}."
         )
-        tied = [NAMES[i] for i in ranked[1:] if np.isclose(total[i], total[best])]
-        if tied:
-            note += (
-                f" Tied with {' and '.join(tied)}: these weights do not separate them,"
-                " so the table's order (the more widely used method first) decides."
-            )
     else:
-        best = -1
-        note = "No method fits these constraints."
-    if ruled_out:
-        note += " Ruled out: " + "; ".join(ruled_out) + "."
+        readouts = {
+            "best": "none",
+            "uses": "—",
+            "needs": "—",
+            "complexity": float("nan"),
+            "cost": "—",
+            "optimum": "—",
+        }
+        note = "No method fits: raise the budget."
+    readouts["runner_up"] = METHODS[usable[1]].name if len(usable) > 1 else "none"
+    readouts["n_usable"] = float(len(usable))
+    if too_complex:
+        note += " Over your budget: " + ", ".join(too_complex) + "."
+    note += " Shaded: the columns your data can feed. " + RULE
 
-    points = []
+    # Methods that share a point are one series, named together; a method family that
+    # sits in several columns (PPO with the reward model each kind of data gives) is one
+    # series with a point in each.
+    x = np.arange(len(DATA), dtype=float)
+    points: dict[tuple[str, float], list[int]] = {}
     for i, m in enumerate(METHODS):
-        y = np.full(_X.shape, np.nan)
-        y[np.searchsorted(_X, COMPLEXITY[i])] = DATA_NEED[i]
-        points.append(Series(m.name, y, "points", _COLORS[i]))
-    markers = [Marker(COMPLEXITY[best], DATA_NEED[best], "recommended")] if best >= 0 else []
-    placement = Chart(
+        points.setdefault((m.data, float(complexity[i])), []).append(i)
+    by_label: dict[str, tuple[np.ndarray, str]] = {}
+    for (column, c), members in points.items():
+        label = " · ".join(dict.fromkeys(family(METHODS[i]) for i in members))
+        y, _ = by_label.setdefault(
+            label, (np.full(x.shape, np.nan), METHODS[members[0]].color)
+        )
+        y[DATA_KEYS.index(column)] = c
+    series = [Series(label, y, "points", color) for label, (y, color) in by_label.items()]
+    series.append(Series("your budget", np.full(x.shape, float(budget)), "line", "gray", True))
+    columns = sorted(DATA_KEYS.index(k) for k in reachable)
+    bands = [Band(columns[0] - 0.5, columns[-1] + 0.5)]  # shaded: usable with your data
+    markers = (
+        [Marker(float(DATA_KEYS.index(METHODS[usable[0]].data)), complexity[usable[0]],
+                "recommended")]
+        if usable
+        else []
+    )
+    chart = Chart(
         "Where each method sits",
-        _X,
-        points,
-        x_label="complexity: models in memory + training stages",
-        y_label="data needed (1 binary labels, 2 pairs, 3 pairs + fresh prompts)",
+        x,
+        series,
+        x_label="data it learns from",
+        y_label="complexity",
+        categories=[short for _, short, _ in DATA],
         markers=markers,
-        y_min=0.5,
-        y_max=3.5,
-    )
-    bars = Chart(
-        "Weighted score (blank = ruled out)",
-        np.arange(len(METHODS), dtype=float),
-        [Series("score", total, "bar", "blue")],
-        x_label="method",
-        y_label="score (pts)",
-        categories=NAMES,
+        bands=bands,
         y_min=0.0,
+        y_max=float(BUDGET_MAX + 1),
     )
-    return Result(
-        readouts={
-            "best": NAMES[best] if best >= 0 else "none",
-            "best_score": float(total[best]) if best >= 0 else float("nan"),
-            "runner_up": NAMES[ranked[1]] if len(ranked) > 1 else "none",
-            "n_feasible": float(len(ranked)),
-        },
-        charts=[placement, bars],
-        note=note,
-    )
+    return Result(readouts=readouts, charts=[chart], note=note)
