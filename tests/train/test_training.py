@@ -10,7 +10,6 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from _train_helpers import tiny  # noqa: E402
-
 from alignment_train import cli, dpo, kto, orpo, ppo, reward_model  # noqa: E402
 from alignment_train.common import ConfigError  # noqa: E402
 from alignment_train.engine import TrainingStopped, load_model  # noqa: E402
@@ -159,3 +158,85 @@ def test_cli_config_file_and_list(tmp_path: Path, sft_dir: str,
     assert cli.main(["ppo", "--list"]) == 0
     out = capsys.readouterr().out
     assert "kl_coef = 0.5" in out and "KL penalty beta per token" in out
+
+
+# ---- building blocks: the fast paths equal the plain formulas ---------------------------------
+def test_selective_log_softmax_equals_log_softmax_gather() -> None:
+    from alignment_train.common import selective_log_softmax, token_logps
+
+    torch.manual_seed(0)
+    x = torch.randn(3, 9, 50, dtype=torch.float64, requires_grad=True)
+    labels = torch.randint(0, 50, (3, 9))
+    want = torch.log_softmax(x, -1).gather(-1, labels[..., None]).squeeze(-1)
+    torch.testing.assert_close(selective_log_softmax(x, labels), want)
+    torch.autograd.gradcheck(lambda a: selective_log_softmax(a, labels), (x,))
+    ids = torch.randint(0, 50, (3, 9))
+    torch.testing.assert_close(token_logps(x, ids)[:, 1:],
+                               torch.log_softmax(x[:, :-1], -1).gather(-1, ids[:, 1:, None])[..., 0])
+    lp = selective_log_softmax(x.detach().to(torch.bfloat16), labels)  # bf16 in, fp32 out
+    assert lp.dtype == torch.float32
+    torch.testing.assert_close(lp.double(), want.detach(), atol=0.1, rtol=0.05)
+
+
+def test_token_kl_is_exact_and_never_negative() -> None:
+    from alignment_train.common import token_kl
+
+    torch.manual_seed(1)
+    a, b = torch.randn(4, 6, 30), torch.randn(4, 6, 30)
+    p, lp, lq = a.softmax(-1), a.log_softmax(-1), b.log_softmax(-1)
+    torch.testing.assert_close(token_kl(a, b), (p * (lp - lq)).sum(-1))
+    assert float(token_kl(a, b).min()) > 0 and float(token_kl(a, a).abs().max()) == 0.0
+
+
+def test_gpt_kv_cache_decoding_equals_full_forward_and_generate_is_seeded() -> None:
+    from alignment_train.common import generate
+    from alignment_train.model import GPT, GPTConfig
+
+    torch.manual_seed(0)
+    m = GPT(GPTConfig(vocab_size=20)).eval()
+    prompts = [[1, 5, 6, 7, 3], [1, 8, 3], [1, 4, 4, 9, 4, 10, 3]]
+    L = max(map(len, prompts))
+    ids = torch.zeros(3, L, dtype=torch.long)
+    att = torch.zeros(3, L, dtype=torch.long)
+    for i, p in enumerate(prompts):
+        ids[i, L - len(p):], att[i, L - len(p):] = torch.tensor(p), 1
+    pos = (att.cumsum(-1) - 1).clamp(min=0)
+    with torch.no_grad():
+        first, cache = m.decode(ids, att, pos)
+        second, _ = m.decode(torch.tensor([[11], [12], [13]]),
+                             torch.cat([att, torch.ones(3, 1, dtype=torch.long)], 1),
+                             pos[:, -1:] + 1, cache)
+        for i, p in enumerate(prompts):
+            torch.testing.assert_close(first[i], m(torch.tensor([p]))[0][0, -1])
+            torch.testing.assert_close(second[i], m(torch.tensor([[*p, 11 + i]]))[0][0, -1])
+    out = [generate(m, prompts * 8, 12, 2, 0, torch.Generator().manual_seed(5)) for _ in range(2)]
+    assert out[0] == out[1]  # the CPU generator decides everything
+    for r in out[0]:  # each response stops at its first EOS, or has all 12 tokens
+        assert (r.index(2) == len(r) - 1) if 2 in r else len(r) == 12
+    assert len({len(r) for r in out[0]}) > 1
+
+
+def test_precompute_logps_equals_one_batch() -> None:
+    from alignment_train.common import collate, precompute_logps, sequence_logps, token_logps
+    from alignment_train.model import GPT, GPTConfig
+
+    torch.manual_seed(0)
+    m = GPT(GPTConfig(vocab_size=20)).eval()
+    g = torch.Generator().manual_seed(0)
+    P = [torch.randint(3, 20, (int(n),), generator=g).tolist() for n in torch.randint(2, 8, (13,), generator=g)]
+    R = [torch.randint(3, 20, (int(n),), generator=g).tolist() for n in torch.randint(1, 9, (13,), generator=g)]
+    ids, mask = collate(P, R, 0)
+    with torch.no_grad():
+        want = sequence_logps(token_logps(m(ids)[0], ids), mask)
+    got = precompute_logps(m, P, R, 0, False, "cpu", max_tokens=40)  # several small chunks
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_whiten_matches_the_masked_formula() -> None:
+    from alignment_train.common import whiten
+
+    torch.manual_seed(2)
+    x, mask = torch.randn(5, 7), (torch.rand(5, 7) > 0.3).float()
+    on = x[mask.bool()]
+    want = (x - on.mean()) / on.var(unbiased=False).add(1e-8).sqrt() * mask
+    torch.testing.assert_close(whiten(x, mask), want)
