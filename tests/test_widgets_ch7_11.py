@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from alignment_widgets import Choice, Slider, Toggle, get
+from alignment_widgets import Choice, Slider, get
 from alignment_widgets import overopt_scaling as overopt_module
 from alignment_widgets import research_map as map_module
 
@@ -185,33 +185,7 @@ def test_tradeoff_chart_keeps_shared_points_apart_and_the_marker_distinct() -> N
 # --------------------------------------------------------------------------- chapter 8
 
 
-def test_critique_revision_zero_rounds_is_the_start() -> None:
-    result = run("critique-revision", rounds=0)
-    assert value(result, "worst_start") == value(result, "worst_end") == pytest.approx(0.2)
-    assert text(result, "applied") == "none"
-
-
-def test_critique_revision_first_round_by_hand() -> None:
-    # The harmful start (harm 0.8) scores 0.2 on "Avoid harm", its worst principle; one
-    # revision of strength s removes s of the remaining harm: 0.8 → 0.8·(1 − s).
-    result = run("critique-revision", start="harmful", rounds=1, strength=0.4)
-    assert text(result, "applied") == "Avoid harm"
-    assert value(result, "harm_end") == pytest.approx(0.8 * 0.6)
-    # Side effect stated in the model: help falls by 0.4 per unit of harm removed.
-    assert value(result, "helpful_end") == pytest.approx(0.7 - 0.4 * 0.32)
-    evasive = run("critique-revision", start="evasive", rounds=1)
-    assert text(evasive, "applied") == "Don't evade: explain any refusal"
-
-
-def test_critique_revision_improves_the_worst_principle() -> None:
-    for start in ("harmful", "overconfident", "evasive"):
-        result = run("critique-revision", start=start, rounds=6)
-        assert value(result, "worst_end") > value(result, "worst_start") + 0.3
-    scores = run("critique-revision", rounds=8)["charts"][0]["series"]
-    assert all(0.0 <= y <= 1.0 for s in scores for y in s["y"])
-    random_a = run("critique-revision", selection="random", rounds=8)
-    random_b = run("critique-revision", selection="random", rounds=8)
-    assert random_a == random_b  # seeded: a deterministic function of the controls
+# The critique-and-revision widget's own tests: tests/test_widgets_ch8_9.py.
 
 
 def test_ai_feedback_perfect_labeler_matches_perfect_labels() -> None:
@@ -240,30 +214,7 @@ def test_ai_feedback_position_bias_is_half_random() -> None:
 # --------------------------------------------------------------------------- chapter 9
 
 
-def test_step_toggles_uses_toggles_and_a_choice() -> None:
-    controls = {c.name: c for c in get("step-toggles").controls}
-    assert all(isinstance(controls[f"step{i}"], Toggle) for i in range(1, 6))
-    assert isinstance(controls["aggregate"], Choice)
-
-
-@pytest.mark.parametrize(
-    ("aggregate", "expected"),
-    [("min", 0.1), ("prod", 0.9**4 * 0.1), ("mean", (4 * 0.9 + 0.1) / 5), ("last", 0.9)],
-)
-def test_step_toggles_one_bad_step(aggregate: str, expected: float) -> None:
-    result = run("step-toggles", step3=False, aggregate=aggregate, confidence=0.9)
-    assert value(result, "prm") == pytest.approx(expected)
-    assert value(result, "orm") == pytest.approx(0.1)  # the answer is wrong
-    assert text(result, "first_error") == "step 3"
-
-
-def test_step_toggles_right_for_the_wrong_reason() -> None:
-    result = run("step-toggles", step2=False, lucky=True, confidence=0.8)
-    assert value(result, "orm") == pytest.approx(0.8)
-    assert value(result, "prm") == pytest.approx(0.2)
-    assert text(result, "verdict") == "ORM accepts a flawed chain; PRM rejects it"
-    clean = run("step-toggles", confidence=0.8)
-    assert value(clean, "prm") == value(clean, "orm") == pytest.approx(0.8)
+# The step-toggles widget's own tests: tests/test_widgets_ch8_9.py.
 
 
 def test_best_of_n_relations() -> None:

@@ -12,7 +12,8 @@ runtime and the browser tests rely on):
   parameter (``type=range`` for a Slider, with its value shown in an ``<output>``;
   ``checkbox`` for a Toggle; ``radio`` inputs sharing the name for a Choice);
 * one element per readout with ``data-readout="KEY"`` holding the text Python formats
-  at the defaults;
+  at the defaults (a ``kind="text"`` readout's box also has class ``am-readout--text``:
+  a full-width passage whose line breaks the CSS keeps);
 * each chart's static figure, rendered at the defaults by CPython + matplotlib as
   inline SVG with ``role="img"`` and the chart's text alternative,
 
@@ -260,7 +261,8 @@ def render_widget(w: Any, uid: str) -> str:
         raise PluginError(f"widget {w.name!r} fails at its defaults: {error}") from error
     controls = "".join(_control_html(c, uid) for c in w.controls)
     readouts = "".join(
-        f'<div class="am-readout"><dt>{_esc(r.label)}</dt>'
+        f'<div class="am-readout{" am-readout--text" if r.kind == "text" else ""}">'
+        f'<dt>{_esc(r.label)}</dt>'
         f'<dd data-readout="{_esc(r.key)}">{_esc(result["readouts"][r.key]["text"])}</dd></div>'
         for r in w.readouts
     )

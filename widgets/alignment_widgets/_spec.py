@@ -151,12 +151,21 @@ Control = Slider | Toggle | Choice
 
 @dataclass(frozen=True)
 class Readout:
-    """A number (or short text) shown with its label and unit, in ``data-readout=key``."""
+    """A number (or short text) shown with its label and unit, in ``data-readout=key``.
+
+    ``kind="text"`` is for a passage of text (e.g. a response a widget rewrites): the page
+    shows it as a full-width block that keeps the text's line breaks.
+    """
 
     key: str
     label: str
     unit: str = ""
     digits: int = 3
+    kind: Literal["value", "text"] = "value"
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("value", "text"):
+            raise WidgetError(f"readout {self.key!r}: kind must be 'value' or 'text'")
 
     def format(self, value: float | str) -> str:
         """The text shown to the reader; computed in Python so every platform agrees."""
@@ -326,6 +335,8 @@ class Widget:
             )
         readouts = {}
         for key, value in result.readouts.items():
+            if declared[key].kind == "text" and not isinstance(value, str):
+                raise WidgetError(f"widget {self.name!r}: text readout {key!r} must be a string")
             number = None if isinstance(value, str) else float(value)
             readouts[key] = {
                 "value": number if number is None or math.isfinite(number) else None,

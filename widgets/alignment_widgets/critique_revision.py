@@ -9,6 +9,11 @@ about moves a fraction ``strength`` of the way to its ideal, and the edit has si
 effects on the other attributes (cutting harmful detail also cuts some help and adds
 some hedging; adding help can add unsupported claims).  The side-effect coefficients
 below are the model's assumptions, stated once; everything shown follows from them.
+
+The reader also sees the response itself: the starting response, and for each round the
+principle applied, the critique and the revised response, as text.  Those texts are
+written for the widget (:mod:`alignment_widgets._texts`, one sentence per attribute,
+chosen by its level), not produced by a model; the mechanics above decide which ones show.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._spec import Chart, Choice, Readout, Result, Series, Slider, widget
+from ._texts import PROMPT, critique_text, level, response_text
 
 ATTRIBUTES = ("harm", "unsupported", "helpful", "evasive")
 # Starting responses: (harm, unsupported claims, helpfulness, evasiveness).
@@ -62,17 +68,46 @@ def revise(attrs: np.ndarray, p: int, strength: float) -> np.ndarray:
     return np.clip(new, 0.0, 1.0)
 
 
-def run_rounds(start: str, rounds: int, strength: float, selection: str) -> tuple[np.ndarray, list[int]]:
-    """Scores per round (rounds + 1, principles) and the principle applied each round."""
+def run_rounds(
+    start: str, rounds: int, strength: float, selection: str
+) -> tuple[np.ndarray, list[int], list[np.ndarray]]:
+    """Scores per round (rounds + 1, principles), the principle applied each round, and
+    the attributes after each round (rounds + 1 of them, the start first)."""
     attrs = STARTS[start].copy()
+    states = [attrs]
     history = [principle_scores(attrs)]
     applied = []
     for r in range(rounds):
         p = int(np.argmin(history[-1])) if selection == "worst" else int(_RANDOM_ORDER[r])
         attrs = revise(attrs, p, strength)
         applied.append(p)
+        states.append(attrs)
         history.append(principle_scores(attrs))
-    return np.array(history), applied
+    return np.array(history), applied, states
+
+
+def transcript(applied: list[int], states: list[np.ndarray]) -> str:
+    """Each round as text: the principle, the critique, the revised response."""
+    if not applied:
+        return "No round yet: move “Critique–revision rounds” above 0."
+    blocks = []
+    for r, p in enumerate(applied):
+        before, after = states[r], states[r + 1]
+        revised = response_text(after)
+        if revised == response_text(before):
+            _, a, sign = PRINCIPLES[p]
+            satisfied = level(float(before[a])) == ("high" if sign > 0 else "low")
+            revised += (
+                " (No change: the principle was already satisfied.)"
+                if satisfied
+                else " (Wording unchanged: this edit was too small to change a sentence.)"
+            )
+        blocks.append(
+            f"Round {r + 1}, principle “{PRINCIPLES[p][0]}”\n"
+            f"Critique: {critique_text(p, float(before[PRINCIPLES[p][1]]))}\n"
+            f"Revision: {revised}"
+        )
+    return "\n\n".join(blocks)
 
 
 @widget(
@@ -80,7 +115,9 @@ def run_rounds(start: str, rounds: int, strength: float, selection: str) -> tupl
     title="Critique and revision against a small constitution",
     summary=(
         "Each round picks a principle, critiques the response against it and revises; "
-        "the per-principle scores show what each revision fixes and what it costs."
+        "the per-principle scores show what each revision fixes and what it costs, and "
+        "the texts show the response itself change. The texts are illustrative, written "
+        "for this widget; they are not model outputs."
     ),
     controls=[
         Choice(
@@ -108,13 +145,18 @@ def run_rounds(start: str, rounds: int, strength: float, selection: str) -> tupl
         Readout("harm_end", "Harmful content at the end", "", 2),
         Readout("helpful_end", "Helpfulness at the end", "", 2),
         Readout("applied", "Principles applied, in order"),
+        Readout("start_text", "The prompt and the starting response", kind="text"),
+        Readout(
+            "rounds_text",
+            "Each round: principle, critique, revised response (illustrative texts written "
+            "for this widget, not model outputs)",
+            kind="text",
+        ),
     ],
 )
 def critique_revision(start: str, rounds: int, strength: float, selection: str) -> Result:
-    history, applied = run_rounds(start, rounds, strength, selection)
-    attrs = STARTS[start].copy()
-    for p in applied:
-        attrs = revise(attrs, p, strength)
+    history, applied, states = run_rounds(start, rounds, strength, selection)
+    attrs = states[-1]
     names = [PRINCIPLES[p][0] for p in applied]
     x = np.arange(rounds + 1, dtype=float)
     colors = ("red", "orange", "green", "purple")
@@ -139,6 +181,8 @@ def critique_revision(start: str, rounds: int, strength: float, selection: str) 
             "harm_end": float(attrs[0]),
             "helpful_end": float(attrs[2]),
             "applied": ", ".join(names) if names else "none",
+            "start_text": f"User: {PROMPT}\nResponse: {response_text(states[0])}",
+            "rounds_text": transcript(applied, states),
         },
         charts=[chart],
         note=note,
