@@ -16,17 +16,8 @@ import pytest
 from alignment_widgets import Choice, Slider, Toggle, registry
 
 # Widgets with a control that is known to change nothing at one end, each owned by
-# another change (issue 9 findings 29–32, issue 11).  strict=True: once fixed, the xfail
-# fails, and its entry here must go.
-_STEP_TOGGLES = (
-    "step-toggles (ch. 9, owned by the ch. 8–9 content helper): at the defaults this "
-    "control changes no readout or series"
-)
-KNOWN_DEAD: dict[tuple[str, str, str], str] = {
-    ("step-toggles", "lucky", "True"): _STEP_TOGGLES,
-    ("step-toggles", "aggregate", "mean"): _STEP_TOGGLES,
-    ("step-toggles", "aggregate", "last"): _STEP_TOGGLES,
-}
+# another change.  strict=True: once fixed, the xfail fails, and its entry here must go.
+KNOWN_DEAD: dict[tuple[str, str, str], str] = {}
 
 
 def _moves() -> list[Any]:
