@@ -1,4 +1,4 @@
-"""Direct Preference Optimization and its variants (cDPO, robust DPO, SLiC hinge, IPO).
+"""Direct Preference Optimization and its variants (cDPO, robust DPO, the RSO hinge, IPO).
 
 Taught in ``docs/chapters/05-dpo.md``.
 """
@@ -87,20 +87,28 @@ def dpo_loss(
     - ``"robust"`` (Chowdhury et al.):
       :math:`\bigl(-(1-\epsilon)\log\sigma(\beta h) + \epsilon\log\sigma(-\beta h)\bigr)/(1-2\epsilon)`,
       an unbiased estimate of the clean-label loss under flip rate :math:`\epsilon`.
-    - ``"hinge"`` (SLiC): :math:`\max(0,\ 1 - \beta h)`: stops pushing once
+    - ``"hinge"`` (RSO, after SLiC): :math:`\max(0,\ 1 - \beta h)`: stops pushing once
       :math:`\beta h \ge 1`.
     - ``"ipo"`` (Azar et al.): :math:`(h - \tfrac{1}{2\beta})^2`: pulls :math:`h` to a
       finite target instead of to infinity.
 
-    The formulas are the same whatever log-probabilities you pass: DPO uses sums over
-    tokens; TRL and the IPO authors feed IPO per-token *average* log-probabilities,
-    which changes the scale of :math:`h` and so the meaning of :math:`\beta`.
+    The formulas are the same whatever log-probabilities you pass. DPO uses sums over
+    tokens, and so do Azar et al., who define IPO's :math:`h` on whole-sequence
+    probabilities; TRL's IPO feeds per-token *average* log-probabilities instead, which
+    changes the scale of :math:`h` and so the meaning of :math:`\beta`.
+
+    ``"robust"`` is not a bounded-push variant: as :math:`h \to \infty` its slope
+    tends to :math:`-\epsilon\beta/(1-2\epsilon)` and the loss falls without bound, so
+    on pairs that look certain it keeps pushing harder than DPO (whose slope tends to 0).
+    ``"hinge"`` is the reference-normalised hinge of RSO (Liu et al. 2023,
+    arXiv:2309.06657); SLiC's own calibration hinge has no reference model.
 
     References
     ----------
     Rafailov et al. (2023), arXiv:2305.18290, Eq. 7; Mitchell (2023), *A note on DPO with
     noisy preferences* (cDPO); Chowdhury, Kini & Natarajan (2024), arXiv:2403.00409;
-    Zhao et al. (2023), SLiC-HF, arXiv:2305.10425; Azar et al. (2023), arXiv:2310.12036,
+    Zhao et al. (2023), SLiC-HF, arXiv:2305.10425; Liu et al. (2023), RSO, arXiv:2309.06657;
+    Azar et al. (2023), arXiv:2310.12036,
     Eq. 17. Taught in ``docs/chapters/05-dpo.md``.
 
     Examples

@@ -22,13 +22,16 @@ def kto_reference_point(policy_logps: ArrayLike, ref_logps: ArrayLike) -> float:
     policy_logps, ref_logps : array_like
         Log-probabilities under the policy and the reference. In training these are
         computed on *mismatched* pairs (each prompt with another example's response in
-        the micro-batch), so the mean estimates :math:`\mathrm{KL}(\pi_\theta\|\pi_{ref})`
-        without rewarding the policy for the response it is scored on.
+        the micro-batch). The mean log-ratio is taken over responses from the
+        *dataset*, not samples of :math:`\pi_\theta`, so it is not an unbiased estimate
+        of :math:`\mathrm{KL}(\pi_\theta\|\pi_{ref})` and can be negative; hence the
+        clamp at 0.
 
     Returns
     -------
     float
-        :math:`z_0 \ge 0`. In training it is not back-propagated through.
+        :math:`z_0 \ge 0`. In training it is not back-propagated through: it only sets
+        where the loss saturates (Ethayarajh et al.).
 
     References
     ----------

@@ -53,7 +53,8 @@ def orpo_log_odds_ratio(chosen_avg_logps: ArrayLike, rejected_avg_logps: ArrayLi
 
     References
     ----------
-    Hong, Lee & Thorne (2024), *ORPO*, arXiv:2403.07691, Eqs. 4–6.
+    Hong, Lee & Thorne (2024), *ORPO*, arXiv:2403.07691, Eqs. 3–5 (mean-token probability, odds,
+    odds ratio).
     Taught in ``docs/chapters/06-kto-orpo.md``.
 
     Examples
