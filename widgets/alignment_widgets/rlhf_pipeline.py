@@ -129,8 +129,9 @@ STAGES: tuple[Stage, ...] = (
         outputs=("reward-model",),
         arrows=("a-sft-rm", "a-comparisons-rm", "a-rm-out"),
         consumes=(
-            "comparisons: several SFT samples per prompt, ranked by people; and the SFT "
-            "model as the network to start from."
+            "comparisons: several SFT samples per prompt, ranked by people; and a network "
+            "to start from, here the SFT model (InstructGPT used a separate 6B GPT-3 "
+            "fine-tuned on public NLP datasets, App. C.2)."
         ),
         produces="the reward model r_φ(x, y), a network with a scalar head.",
         role=(
