@@ -322,6 +322,18 @@ def test_dpo_variants_push_vanishes_at_the_stop_points(beta: float, eps: float) 
     assert np.all(dv.push(hs, "robust", beta, eps) > 0)  # robust DPO never stops
 
 
+@pytest.mark.parametrize(("beta", "eps"), [(0.1, 0.1), (0.5, 0.3)])
+def test_robust_dpo_pushes_harder_than_dpo_far_out(beta: float, eps: float) -> None:
+    # Closed form: dL/dh = -β[(1-ε)σ(-βh) + εσ(βh)]/(1-2ε) → -εβ/(1-2ε) as h → ∞, while
+    # DPO's slope -βσ(-βh) → 0; relative to h = 0 (slope -β/(2(1-2ε))) the push → 2ε.
+    far = 400.0 / beta
+    assert float(dv.push(far, "robust", beta, eps)) == pytest.approx(eps * beta / (1 - 2 * eps))
+    assert float(dv.push(far, "dpo", beta, eps)) < 1e-9
+    assert float(dv.loss(far, "robust", beta, eps)) < float(dv.loss(far / 2, "robust", beta, eps)) < 0
+    note = get("dpo-variants").run({"beta": beta, "label_smoothing": eps})["note"]
+    assert f"2ε = {2 * eps:g}" in note
+
+
 def test_dpo_variants_charts_and_eps_zero() -> None:
     result = get("dpo-variants").run({"label_smoothing": 0.0})
     out = {k: v["value"] for k, v in result["readouts"].items()}

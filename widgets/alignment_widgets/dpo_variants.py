@@ -24,7 +24,7 @@ VARIANTS: tuple[tuple[str, str, str, str, bool], ...] = (
     ("dpo", "DPO (sigmoid)", "blue", "sigmoid", False),
     ("cdpo", "conservative DPO (ε)", "green", "sigmoid", True),
     ("robust", "robust DPO (ε)", "purple", "robust", True),
-    ("hinge", "hinge (SLiC-style)", "orange", "hinge", False),
+    ("hinge", "hinge (RSO)", "orange", "hinge", False),
     ("ipo", "IPO", "red", "ipo", False),
 )
 
@@ -109,8 +109,10 @@ def dpo_variants(beta: float, label_smoothing: float, h: float) -> Result:
     )
     stops = {key: stop_point(key, beta, eps) for key in ("cdpo", "hinge", "ipo")}
     note = (
-        "DPO and robust DPO never stop pushing h up: their optimum is at h = ∞. "
-        "cDPO and IPO pull back past their stop points; the hinge simply goes flat."
+        "DPO and robust DPO never stop pushing h up: their optimum is at h = ∞. DPO's push "
+        f"fades to 0; robust DPO's levels off at 2ε = {2 * eps:g} of its value at h = 0, "
+        "so its loss falls without bound and it over-optimises certain-looking pairs harder "
+        "than DPO. cDPO and IPO pull back past their stop points; the hinge simply goes flat."
         if eps > 0
         else "With ε = 0, cDPO is plain DPO and never stops pushing; only the hinge and IPO stop."
     )
