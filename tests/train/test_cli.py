@@ -188,7 +188,7 @@ def test_config_file_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert "its settings are: batch_size, beta, bf16" in err
 
 
-def test_unknown_keys_name_the_stage(capsys: pytest.CaptureFixture[str]) -> None:
+def test_unknown_keys_name_the_stage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("torch")
     err = error(["dpo", "--set", "nope=1"], capsys)
     assert "dpo has no setting nope (from --set)" in err and "beta, bf16" in err
@@ -196,6 +196,11 @@ def test_unknown_keys_name_the_stage(capsys: pytest.CaptureFixture[str]) -> None
     assert "all: stage sft has no setting beta (from --set)" in err
     assert "beta is a setting of dpo, kto: write dpo.beta=... to set it for one stage" in err
     assert "no stage has it" in error(["all", "--set", "nope=1"], capsys)
+    toml = tmp_path / "p.toml"
+    toml.write_text("steps = 5\nlam = 0.2\n")
+    err = error(["all", "--config", str(toml)], capsys)
+    assert f"all: stage sft has no setting lam (from config file {toml})" in err
+    assert "lam is a setting of ppo, orpo: put it in a [ppo] table to set it for one stage" in err
     err = error(["all", "--set", "out_dir=x"], capsys)
     assert "two stages would write to the same out_dir" in err
 

@@ -302,9 +302,10 @@ def run_all(config: str | None, sets: list[str], resume: bool) -> dict[str, dict
         except UnknownSetting as e:
             owners = [s for s in PIPELINE
                       if e.keys[0] in {f.name for f in dataclasses.fields(stage_entry(s)[0])}]
-            hint = (f"; {e.keys[0]} is a setting of {', '.join(owners)}: write "
-                    f"{owners[0]}.{e.keys[0]}=... to set it for one stage"
-                    if owners else "; no stage has it")
+            how = (f"put it in a [{owners[0]}] table" if e.source.startswith("config file")
+                   else f"write {owners[0]}.{e.keys[0]}=...") if owners else ""
+            hint = (f"; {e.keys[0]} is a setting of {', '.join(owners)}: {how} to set it for "
+                    f"one stage" if owners else "; no stage has it")
             raise ConfigError(f"all: stage {stage} has no setting {', '.join(e.keys)} "
                               f"(from {e.source}){hint}") from None
         except ConfigError as e:
