@@ -6,13 +6,19 @@ q − 0.3·p (padding wastes the reader's time); the proxy reward model rewards 
 q + bonus·p.  The reference policy rarely pads: π_ref ∝ e^{−2p}.  For each KL
 coefficient β the policy is the exact optimum π_β ∝ π_ref·e^{proxy/β}
 (:func:`alignment_math.proxy_true_sweep`), so every curve is computed, not drawn.
+
+The true reward's peak is where d/dλ E[true] = Cov_π(true, proxy) crosses zero (λ = 1/β):
+the grid brackets it and :func:`true_reward_peak` finds it by bisection in log β, so the
+peak readouts are exact, not the nearest grid point.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from alignment_math import proxy_true_sweep
+from alignment_math import optimal_policy, proxy_true_sweep
 
 from ._spec import Chart, Marker, Readout, Result, Series, Slider, widget
 
@@ -27,6 +33,29 @@ BETAS = np.logspace(2.0, -2.5, 160)  # large β (little pressure) to small β (m
 def responses(bonus: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(reference probabilities, true rewards, proxy rewards) of the 80 responses."""
     return REF, TRUE, QUALITY + bonus * PADDING
+
+
+def covariance(beta: float, bonus: float) -> float:
+    """Cov under π_β of the true and proxy rewards: the slope of E[true] in λ = 1/β."""
+    ref, true, proxy = responses(bonus)
+    pi = optimal_policy(ref, proxy, beta)
+    return float(pi @ (true * proxy) - (pi @ true) * (pi @ proxy))
+
+
+def true_reward_peak(bonus: float, beta_hi: float, beta_lo: float) -> float:
+    """The β in [beta_lo, beta_hi] where the covariance crosses from + (large β) to −.
+
+    Bisection in log β; 50 halvings of a bracket one grid step wide leave it far below
+    float resolution of the readouts.
+    """
+    hi, lo = math.log(beta_hi), math.log(beta_lo)
+    for _ in range(50):
+        mid = 0.5 * (hi + lo)
+        if covariance(math.exp(mid), bonus) > 0.0:
+            hi = mid
+        else:
+            lo = mid
+    return math.exp(0.5 * (hi + lo))
 
 
 @widget(
@@ -56,6 +85,14 @@ def proxy_vs_true(bonus: float, log_beta: float) -> Result:
     beta = 10.0**log_beta
     (kl_b,), (proxy_b,), (true_b,) = proxy_true_sweep(ref, true, proxy, [beta])
     peak = int(np.argmax(true_r))
+    peak_kl, peak_true = float(kl[peak]), float(true_r[peak])
+    if 0 < peak < len(BETAS) - 1:
+        # The grid's best point brackets the covariance's zero: refine it exactly.
+        lo, hi = (BETAS[peak + 1], BETAS[peak - 1])
+        if covariance(hi, bonus) > 0.0 > covariance(lo, bonus):
+            beta_star = true_reward_peak(bonus, hi, lo)
+            (peak_kl,), _, (peak_true,) = proxy_true_sweep(ref, true, proxy, [beta_star])
+            peak_kl, peak_true = float(peak_kl), float(peak_true)
     # Keep a strictly increasing x axis (KL saturates once π_β is a point mass).
     keep = np.concatenate([[True], np.diff(kl) > 1e-9])
     chart = Chart(
@@ -69,24 +106,25 @@ def proxy_vs_true(bonus: float, log_beta: float) -> Result:
         y_label="expected reward",
         markers=[
             Marker(float(kl_b), float(true_b), f"β = {beta:.3g}"),
-            Marker(float(kl[peak]), float(true_r[peak]), "true-reward peak"),
+            Marker(peak_kl, peak_true, "true-reward peak"),
         ],
     )
-    if true_r[-1] >= true_r[peak] - 1e-3:
+    if true_r[-1] >= peak_true - 1e-3:
         note = (
             f"At β = {beta:.3g} the policy stops at KL {kl_b:.2f} nats. The true reward never "
-            "turns down here: nothing the proxy pays for costs true reward."
+            "turns down here: the proxy pays nothing for padding, so the optimum never trades "
+            "quality for it (the pair is still hackable: other policies rank the other way)."
         )
-    elif kl_b > kl[peak] + 1e-6 and true_b < true_r[peak] - 1e-3:
+    elif kl_b > peak_kl + 1e-6 and true_b < peak_true - 1e-3:
         note = (
-            f"Over-optimised: at β = {beta:.3g} the policy has gone {kl_b - kl[peak]:.2f} nats "
-            f"past the peak and lost {true_r[peak] - true_b:.2f} of true reward; a larger β "
+            f"Over-optimised: at β = {beta:.3g} the policy has gone {kl_b - peak_kl:.2f} nats "
+            f"past the peak and lost {peak_true - true_b:.2f} of true reward; a larger β "
             "stops earlier."
         )
     else:
         note = (
             f"At β = {beta:.3g} the policy stops at KL {kl_b:.2f} nats, before the true reward "
-            f"turns down (peak at {kl[peak]:.2f} nats)."
+            f"turns down (peak at {peak_kl:.2f} nats)."
         )
     return Result(
         readouts={
@@ -94,8 +132,8 @@ def proxy_vs_true(bonus: float, log_beta: float) -> Result:
             "kl": float(kl_b),
             "proxy": float(proxy_b),
             "true": float(true_b),
-            "peak_true": float(true_r[peak]),
-            "peak_kl": float(kl[peak]),
+            "peak_true": peak_true,
+            "peak_kl": peak_kl,
         },
         charts=[chart],
         note=note,
