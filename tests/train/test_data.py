@@ -72,6 +72,11 @@ def test_jsonl_file_and_folder_of_splits(tmp_path: Path) -> None:
     assert load_records(str(d), "test") == rows[:1] and splits(str(d)) == ["test", "train"]
     with pytest.raises(ConfigError, match=r"has no eval\.jsonl"):
         load_records(str(d), "eval")
+    (tmp_path / "list.json").write_text(json.dumps(rows))  # a .json file holding a list
+    assert load_records(str(tmp_path / "list.json")) == rows
+    (tmp_path / "obj.json").write_text(json.dumps({"train": rows}))
+    with pytest.raises(ConfigError, match="must hold a list of records"):
+        load_records(str(tmp_path / "obj.json"))
 
 
 def test_reading_errors_name_file_and_line(tmp_path: Path) -> None:
@@ -103,6 +108,11 @@ def test_reading_errors_name_file_and_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"k.jsonl line 1: 'label' must be true or false, got "
                        r'"yes"'):
         unpaired_examples(lab, CharTokenizer(), 64)
+    typ = load_records(write_jsonl(tmp_path / "t.jsonl", [{"prompt": "a", "completion": "b"},
+                                                          {"prompt": 5, "completion": 6}]))
+    with pytest.raises(ConfigError, match=r"t.jsonl line 2: 'prompt' must be a string or a "
+                       r"non-empty list of .* messages, got 5"):
+        sft_examples(typ, CharTokenizer(), 64)
     odd = load_records(write_jsonl(tmp_path / "x.jsonl", [{"prompt": "a", "completion": "xyz"}]))
     with pytest.raises(ConfigError, match=r"x.jsonl line 1: characters \['x', 'y', 'z'\]"):
         sft_examples(odd, CharTokenizer(), 64)
