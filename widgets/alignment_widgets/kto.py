@@ -49,7 +49,7 @@ def losses(
     ),
     controls=[
         Slider("beta", "β", 0.02, 1.0, 0.02, 0.1),
-        Slider("z0", "Reference point z₀ (≈ KL(π‖π_ref))", 0.0, 10.0, 0.5, 2.0, "nats"),
+        Slider("z0", "Reference point z₀ (clamped mean log-ratio, mismatched pairs)", 0.0, 10.0, 0.5, 2.0, "nats"),
         Slider("lam_d", "Desirable weight λ_D", 0.1, 3.0, 0.05, 1.0),
         Slider("lam_u", "Undesirable weight λ_U", 0.1, 3.0, 0.05, 1.0),
         Slider("log_ratio", "Log-ratio r of this response", R_MIN, R_MAX, 0.5, 5.0, "nats"),
