@@ -19,7 +19,6 @@ def ddp_batch_grads(sft_dir: str, run: object) -> dict[str, object]:
     """Gradients of the mean DPO loss over one fixed global batch of 8 pairs, each process
     computing its shard through the (possibly DDP-wrapped) model."""
     import torch
-
     from alignment_train.common import (
         collate,
         encode_prompt,
@@ -45,3 +44,56 @@ def ddp_batch_grads(sft_dir: str, run: object) -> dict[str, object]:
     ref_c, ref_r = logps[:b].detach() + offset[0], logps[b:].detach() + offset[1]
     dpo_loss(logps[:b], logps[b:], ref_c, ref_r, beta=0.5).mean().backward()
     return {k: p.grad.clone() for k, p in model.named_parameters()}
+
+
+def hf_settings(**kw: object) -> dict[str, object]:
+    """Seconds-long settings for the tiny Hugging Face model of conftest.untied_hf_dir."""
+    base: dict[str, object] = {"eval_prompts": 8, "log_every": 1, "threads": 1, "steps": 2,
+                               "batch_size": 4, "warmup": 1}
+    base.update(kw)
+    return base
+
+
+def stage(name: str) -> tuple[type, object]:
+    """(config class, train function) of a stage."""
+    from alignment_train import dpo, kto, orpo, ppo, reward_model, sft
+
+    return {"sft": (sft.SFTConfig, sft.train), "rm": (reward_model.RMConfig, reward_model.train),
+            "ppo": (ppo.PPOConfig, ppo.train), "dpo": (dpo.DPOConfig, dpo.train),
+            "kto": (kto.KTOConfig, kto.train), "orpo": (orpo.ORPOConfig, orpo.train)}[name]
+
+
+def hf_jobs(chain: dict[str, str]) -> dict[str, tuple[str, dict[str, object]]]:
+    """The runs that 2 processes (torchrun) and 1 process must agree on, on the untied bf16
+    model: rm, ppo, dpo, kto under DDP, and dpo under FSDP2. PPO takes one iteration of two
+    full-batch epochs on fixed responses (:func:`fixed_responses`): sampling differs per
+    process by design, the update must not."""
+    return {
+        "hf_rm": ("rm", hf_settings(init_from=chain["sft"], n_pairs=32, heldout_pairs=8, best_of=2)),
+        "hf_dpo": ("dpo", hf_settings(init_from=chain["sft"], n_pairs=32)),
+        "hf_kto": ("kto", hf_settings(init_from=chain["sft"], n_pairs=16)),
+        "hf_ppo": ("ppo", hf_settings(init_from=chain["sft"], reward_from=chain["rm"], steps=1,
+                                      ppo_epochs=2, minibatches=1, n_prompts=32)),
+        "hf_dpo_fsdp": ("dpo", hf_settings(init_from=chain["sft"], n_pairs=32, fsdp=True)),
+    }
+
+
+def fixed_responses(model: object, prompts: list[list[int]], max_new_tokens: int, eos_id: int,
+                    pad_id: int, *args: object, **kw: object) -> list[list[int]]:
+    """A stand-in for ``generate``: the first three prompt letters, then EOS (same on any
+    number of processes)."""
+    return [[*p[1:4], eos_id] for p in prompts]
+
+
+def run_job(out: str, name: str, job: tuple[str, dict[str, object]]) -> None:
+    import alignment_train.ppo
+
+    kind, kw = job
+    cls, train = stage(kind)
+    real = alignment_train.ppo.generate
+    if kind == "ppo":
+        alignment_train.ppo.generate = fixed_responses  # type: ignore[assignment]
+    try:
+        train(cls(**kw, out_dir=f"{out}/{name}"))  # type: ignore[operator]
+    finally:
+        alignment_train.ppo.generate = real

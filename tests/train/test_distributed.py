@@ -1,24 +1,23 @@
-"""DDP on 2 CPU processes (gloo, launched by torchrun) equals 1 process on the same global
-batch: same logged losses, same gradients, same parameters after training."""
+"""Under torchrun (2 CPU processes, gloo) training equals 1 process on the same global batch:
+DDP on the tiny GPT (losses, gradients, parameters), and rm, ppo, dpo, kto on an untied
+Hugging Face model saved in bf16 (fp32 master weights); PPO's per-process sampling streams
+resume bit-exactly. One launch runs every job (conftest.torchrun_out)."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
 
-from _train_helpers import ddp_batch_grads, ddp_settings  # noqa: E402
-
+from _train_helpers import ddp_batch_grads, ddp_settings, hf_jobs, run_job  # noqa: E402
 from alignment_train import dpo  # noqa: E402
 from alignment_train.engine import Run, load_model  # noqa: E402
 
-HERE = Path(__file__).parent
+pytestmark = pytest.mark.slow
 
 
 def losses(path: Path) -> list[float]:
@@ -26,27 +25,58 @@ def losses(path: Path) -> list[float]:
     return [r["loss"] for r in rows if "loss" in r]
 
 
-@pytest.mark.slow
-def test_ddp_two_processes_match_one(sft_dir: str, tmp_path: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
-           "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-           str(HERE / "_ddp_worker.py"), str(tmp_path), sft_dir]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-
-    dpo.train(dpo.DPOConfig(**ddp_settings(sft_dir), out_dir=str(tmp_path / "single")))
-    assert losses(tmp_path / "ddp" / "metrics.jsonl") == pytest.approx(
-        losses(tmp_path / "single" / "metrics.jsonl"), rel=1e-5)
-    a = load_model(tmp_path / "ddp")[0].state_dict()
-    b = load_model(tmp_path / "single")[0].state_dict()
+def same_params(a_dir: Path, b_dir: Path, rtol: float = 1e-4, atol: float = 3e-5) -> None:
+    a, b = load_model(a_dir)[0].state_dict(), load_model(b_dir)[0].state_dict()
+    assert set(a) == set(b)
     for k in a:  # Adam turns float-rounding noise of ~0 gradients into up to ~1e-5 moves
-        torch.testing.assert_close(a[k], b[k], rtol=1e-4, atol=3e-5)
+        torch.testing.assert_close(a[k], b[k], rtol=rtol, atol=atol, msg=k)
 
+
+@pytest.fixture(scope="module")
+def single(sft_dir: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The 1-process DPO run with the settings of the worker's DDP and FSDP2 runs."""
+    out = tmp_path_factory.mktemp("single")
+    dpo.train(dpo.DPOConfig(**ddp_settings(sft_dir), out_dir=str(out)))
+    return out
+
+
+def test_ddp_two_processes_match_one(torchrun_out: Path, single: Path, sft_dir: str,
+                                     tmp_path: Path) -> None:
+    assert losses(torchrun_out / "ddp" / "metrics.jsonl") == pytest.approx(
+        losses(single / "metrics.jsonl"), rel=1e-5)
+    same_params(torchrun_out / "ddp", single)
     run = Run(dpo.DPOConfig(**ddp_settings(sft_dir), out_dir=str(tmp_path / "g1")), "grads")
-    single = ddp_batch_grads(sft_dir, run)
-    ddp = torch.load(tmp_path / "ddp_grads.pt")
-    assert set(single) == set(ddp)
-    for k in single:
-        torch.testing.assert_close(ddp[k], single[k], rtol=1e-4, atol=1e-7)
-    assert any(float(g.abs().max()) > 1e-4 for g in single.values())
+    one = ddp_batch_grads(sft_dir, run)
+    ddp = torch.load(torchrun_out / "ddp_grads.pt")
+    assert set(one) == set(ddp)
+    for k in one:
+        torch.testing.assert_close(ddp[k], one[k], rtol=1e-4, atol=1e-7)
+    assert any(float(g.abs().max()) > 1e-4 for g in one.values())
+
+
+def test_ddp_ppo_resume_is_bit_exact(torchrun_out: Path) -> None:
+    """Each process samples from its own stream; a resumed run restores every process's."""
+    a = load_model(torchrun_out / "ppo")[0].state_dict()
+    b = load_model(torchrun_out / "ppo_resumed")[0].state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    strip = lambda p: [{k: v for k, v in json.loads(x).items() if k != "ms_per_step"}  # noqa: E731
+                       for x in (p / "metrics.jsonl").read_text().splitlines() if "summary" not in x]
+    assert strip(torchrun_out / "ppo") == strip(torchrun_out / "ppo_resumed")
+
+
+@pytest.mark.parametrize("name", ["hf_rm", "hf_ppo", "hf_dpo", "hf_kto", "hf_dpo_fsdp"])
+def test_untied_bf16_model_two_processes_match_one(torchrun_out: Path, hf_chain: dict[str, str],
+                                                   tmp_path: Path, name: str) -> None:
+    from safetensors import safe_open
+
+    run_job(str(tmp_path), name, hf_jobs(hf_chain)[name])
+    two, one = torchrun_out / name, tmp_path / name
+    assert losses(two / "metrics.jsonl") == pytest.approx(losses(one / "metrics.jsonl"), rel=1e-4)
+    same_params(two, one)
+    with safe_open(str(two / "model.safetensors"), "pt") as f:  # trained in fp32 master weights
+        assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.float32}
+    base = load_model(hf_chain["sft"])[0].state_dict()
+    model = load_model(two)[0]
+    trained = getattr(model, "trunk", model).state_dict()  # a reward model's trunk
+    assert set(trained) == set(base)
+    assert any(not torch.equal(base[k], trained[k]) for k in base)  # it trained
