@@ -276,3 +276,23 @@ def test_all_runs_the_pipeline_with_per_stage_settings(
         assert (tmp_path / "runs" / stage / "summary.json").exists()
     assert json.loads((tmp_path / "runs" / "dpo" / "summary.json").read_text())["beta"] == 0.5
     assert json.loads((tmp_path / "runs" / "kto" / "summary.json").read_text())["beta"] == 0.1
+
+
+def test_data_warnings_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("torch")
+    import warnings
+
+    from alignment_train.data import DataWarning
+
+    def warns(*a: object, **k: object) -> dict[str, object]:
+        warnings.warn("dropped 1 of 2 SFT examples (max_length=8): 1 with an empty prompt",
+                      DataWarning, stacklevel=2)
+        return {}
+
+    real = cli.stage_entry
+    monkeypatch.setattr(cli, "stage_entry", lambda s: (real(s)[0], warns))
+    code, _, err = run(["sft", "--set", f"out_dir={tmp_path}"], capsys)
+    assert code == 0
+    assert err == ("alignment-train: warning: dropped 1 of 2 SFT examples (max_length=8): "
+                   "1 with an empty prompt\n")

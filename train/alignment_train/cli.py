@@ -18,6 +18,7 @@ import json
 import os
 import sys
 import textwrap
+import warnings
 from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
@@ -331,6 +332,21 @@ def run_all(config: str | None, sets: list[str], resume: bool) -> dict[str, dict
 def main(argv: list[str] | None = None) -> int:
     argv = _stage_first(list(sys.argv[1:] if argv is None else argv))
     args = build_parser().parse_args(argv)
+    with warnings.catch_warnings():  # the data loader's warnings as one line each
+        shown = warnings.showwarning
+
+        def one_line(message: Warning | str, category: type[Warning], *rest: Any,
+                     **kw: Any) -> None:
+            if category.__name__ == "DataWarning":
+                print(f"{PROG}: warning: {message}", file=sys.stderr)
+            else:
+                shown(message, category, *rest, **kw)
+
+        warnings.showwarning = one_line
+        return _main(args)
+
+
+def _main(args: argparse.Namespace) -> int:
     sets = list(args.sets)
     for flag in ("model", "data", "device"):
         if getattr(args, flag):
