@@ -90,3 +90,14 @@ def torchrun_out(sft_dir: str, hf_chain: dict[str, str],
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-5000:]
     return out
+
+
+@pytest.fixture(scope="session")
+def dpo_single(sft_dir: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The 1-process DPO run with the settings of the worker's DDP and FSDP2 runs."""
+    from _train_helpers import ddp_settings
+    from alignment_train import dpo
+
+    out = tmp_path_factory.mktemp("dpo_single")
+    dpo.train(dpo.DPOConfig(**ddp_settings(sft_dir), out_dir=str(out)))
+    return out

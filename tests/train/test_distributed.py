@@ -32,19 +32,11 @@ def same_params(a_dir: Path, b_dir: Path, rtol: float = 1e-4, atol: float = 3e-5
         torch.testing.assert_close(a[k], b[k], rtol=rtol, atol=atol, msg=k)
 
 
-@pytest.fixture(scope="module")
-def single(sft_dir: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The 1-process DPO run with the settings of the worker's DDP and FSDP2 runs."""
-    out = tmp_path_factory.mktemp("single")
-    dpo.train(dpo.DPOConfig(**ddp_settings(sft_dir), out_dir=str(out)))
-    return out
-
-
-def test_ddp_two_processes_match_one(torchrun_out: Path, single: Path, sft_dir: str,
+def test_ddp_two_processes_match_one(torchrun_out: Path, dpo_single: Path, sft_dir: str,
                                      tmp_path: Path) -> None:
     assert losses(torchrun_out / "ddp" / "metrics.jsonl") == pytest.approx(
-        losses(single / "metrics.jsonl"), rel=1e-5)
-    same_params(torchrun_out / "ddp", single)
+        losses(dpo_single / "metrics.jsonl"), rel=1e-5)
+    same_params(torchrun_out / "ddp", dpo_single)
     run = Run(dpo.DPOConfig(**ddp_settings(sft_dir), out_dir=str(tmp_path / "g1")), "grads")
     one = ddp_batch_grads(sft_dir, run)
     ddp = torch.load(torchrun_out / "ddp_grads.pt")
