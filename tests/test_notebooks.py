@@ -95,6 +95,13 @@ def test_dpo_bandit_notebook(executed: dict[str, tuple[str, float]]) -> None:
     trained, optimum = floats("loss after training   :", text)[0], floats("loss at pi*", text)[0]
     assert trained == pytest.approx(optimum, abs=1e-6)
     assert floats("KL(pi* || pi_theta):", text)[0] < 0.05  # sampled: close, not exact
+    # The markdown's count of labelled pairs, and the Bradley-Terry fit's stationarity:
+    # each response's observed wins equal its predicted wins (not each pair's win rate).
+    assert "5000 draws, 3945 labelled pairs" in text
+    observed, predicted = floats("wins, observed :", text), floats("wins, predicted:", text)
+    assert observed == pytest.approx(predicted, abs=0.01)
+    empirical, fitted, _true = floats("largest gap: pair", text)[-3:]
+    assert abs(empirical - fitted) > 0.01  # 5 free logits cannot match 15 pairwise rates
 
 
 def test_overoptimisation_notebook(executed: dict[str, tuple[str, float]]) -> None:
