@@ -25,7 +25,7 @@ VARIANTS: tuple[tuple[str, str, str, str, bool], ...] = (
     ("cdpo", "conservative DPO (ε)", "green", "sigmoid", True),
     ("robust", "robust DPO (ε)", "purple", "robust", True),
     ("hinge", "hinge (RSO)", "orange", "hinge", False),
-    ("ipo", "IPO", "red", "ipo", False),
+    ("ipo", "IPO", "#9c755f", "ipo", False),  # not red: red is the marker's colour
 )
 
 
@@ -102,7 +102,7 @@ def dpo_variants(beta: float, label_smoothing: float, h: float) -> Result:
         title="Push −dL/dh, relative to its value at h = 0",
         x=_H,
         x_label="h (nats)",
-        y_label="relative push (negative: pulls h back)",
+        y_label="push ÷ push at h = 0",
         series=[Series(label, pushes[key], color=color) for key, label, color, *_ in VARIANTS],
         y_min=-2.0,
         y_max=2.5,

@@ -74,7 +74,7 @@ def kto(beta: float, z0: float, lam_d: float, lam_u: float, log_ratio: float) ->
         y_label="value (loss = λ − value)",
         series=[
             Series("desirable: λ_D·σ(β(r − z₀))", value_d, color="green"),
-            Series("undesirable: λ_U·σ(β(z₀ − r))", value_u, color="red"),
+            Series("undesirable: λ_U·σ(β(z₀ − r))", value_u, color="orange"),
         ],
         markers=[
             Marker(log_ratio, here_d, "this response, if desirable"),
