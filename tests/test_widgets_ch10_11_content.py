@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from alignment_widgets import get
 from alignment_widgets import proxy_vs_true as pvt
+from alignment_widgets import research_map as rm
 
 QUALITY = np.repeat(np.linspace(-2.0, 2.0, 16), 5)
 PADDING = np.tile(np.arange(5.0), 16)
@@ -65,3 +66,35 @@ def test_without_a_bonus_the_curve_never_turns_down_yet_the_pair_is_hackable() -
     proxy_a, proxy_b = QUALITY[a][0], QUALITY[b][0]
     true_a, true_b = (QUALITY - 0.3 * PADDING)[a][0], (QUALITY - 0.3 * PADDING)[b][0]
     assert proxy_b > proxy_a and true_b < true_a
+
+
+def test_research_map_lists_the_chapter_sections() -> None:
+    """Every open-problem direction chapter 11 writes a section for has a node on the map,
+    and every node names where to read more."""
+    labels = {label for _, label, _, _ in rm.NODES}
+    for needed in (
+        "Interpretability",
+        "Jailbreaks",
+        "Alignment faking",
+        "Goal misgeneralisation",
+        "CoT faithfulness",
+        "Market making",
+        "Sandwiching",
+        "Weak-to-strong generalisation",
+    ):
+        assert needed in labels, needed
+    assert all(source and "open field" not in source for *_, source in rm.NODES)
+
+
+def test_research_map_nodes_fit_and_do_not_overlap() -> None:
+    ids = [n[0] for n in rm.NODES]
+    boxes = {i: rm.node_box(i) for i in ids}
+    for i, (left, top, right, bottom) in boxes.items():
+        assert 0 <= left and right <= 880 and 0 <= top and bottom <= 520, i
+    for a in ids:
+        for b in ids:
+            if a < b:
+                la, ta, ra, ba = boxes[a]
+                lb, tb, rb, bb = boxes[b]
+                apart = ra + 8 <= lb or rb + 8 <= la or ba + 8 <= tb or bb + 8 <= ta
+                assert apart, f"{a} and {b} overlap"

@@ -41,14 +41,15 @@ NODES: tuple[tuple[str, str, str, str], ...] = (
         "Sandwiching",
         "Measure oversight methods where non-experts supervise a model that knows more "
         "than they do, with experts holding the ground truth.",
-        "Bowman et al. 2022",
+        "Cotra 2021; Bowman et al. 2022",
     ),
     (
         "markets",
-        "Market-style schemes",
-        "Many agents stake claims or predictions and are paid when the few checked ones "
-        "turn out right; still mostly proposals, with little evidence at LLM scale.",
-        "no single reference paper",
+        "Market making",
+        "One model predicts what a person will finally believe; an adversary is paid for "
+        "arguments that move the person away from that prediction, so at equilibrium the "
+        "prediction is one no argument can shift. A proposal, not yet tested at scale.",
+        "Hubinger 2020",
     ),
     (
         "w2s",
@@ -67,9 +68,25 @@ NODES: tuple[tuple[str, str, str, str], ...] = (
     (
         "interp",
         "Interpretability",
-        "Read what the model computes, not only what it outputs, so that a hidden "
-        "objective or a backdoor can be seen rather than inferred.",
-        "open field",
+        "Read what the model computes, not only what it outputs: sparse autoencoders found "
+        "millions of features in a production model, some safety-relevant and able to "
+        "steer it when clamped; the feature set is still incomplete.",
+        "Bricken et al. 2023; Templeton et al. 2024",
+    ),
+    (
+        "cot",
+        "CoT faithfulness",
+        "A stated chain of thought need not be why the model answered; monitoring it "
+        "catches reward hacking, but training against the monitor teaches the model to "
+        "hide its intent.",
+        "Lanham et al. 2023; Turpin et al. 2023; Baker et al. 2025",
+    ),
+    (
+        "faking",
+        "Alignment faking",
+        "Models that comply selectively when they believe they are being trained, or that "
+        "scheme against a goal given in context, and hide it when asked.",
+        "Greenblatt et al. 2024; Meinke et al. 2024",
     ),
     (
         "deception",
@@ -86,6 +103,20 @@ NODES: tuple[tuple[str, str, str, str], ...] = (
         "Ouyang et al. 2022",
     ),
     (
+        "jailbreak",
+        "Jailbreaks",
+        "Prompts that get a safety-trained model to do what it was trained to refuse, "
+        "written by hand or found automatically, and transferring between models.",
+        "Wei et al. 2023; Zou et al. 2023",
+    ),
+    (
+        "goalmis",
+        "Goal misgeneralisation",
+        "A capable agent pursues the wrong goal off its training distribution, even when "
+        "its reward was specified correctly.",
+        "Langosco et al. 2022; Shah et al. 2022",
+    ),
+    (
         "overopt",
         "Reward over-optimisation",
         "Optimising a learned reward hard enough lowers the true reward; the gap grows "
@@ -97,7 +128,7 @@ NODES: tuple[tuple[str, str, str, str], ...] = (
         "Multi-agent alignment",
         "Many models interacting with each other and with people: whose preferences "
         "count, and what emerges when aligned agents compete.",
-        "open field",
+        "no reference experiment yet",
     ),
 )
 
@@ -109,38 +140,60 @@ EDGES: tuple[tuple[str, str, str], ...] = (
     ("oversight", "w2s", "is studied through"),
     ("oversight", "process", "builds on"),
     ("sandwich", "w2s", "both test supervision across a capability gap"),
+    ("debate", "markets", "market making is a variant of debate"),
     ("debate", "multi", "a debate is a two-agent game"),
-    ("markets", "multi", "needs many agents"),
+    ("markets", "multi", "needs several agents"),
     ("w2s", "interp", "both try to elicit what a model knows"),
     ("interp", "deception", "could reveal"),
+    ("interp", "faking", "could reveal"),
+    ("interp", "cot", "both look for the reasoning behind an answer"),
+    ("process", "cot", "both read the steps, not only the answer"),
+    ("cot", "faking", "a monitor of the reasoning can catch stated scheming"),
+    ("faking", "deception", "arising in context or in training, not planted"),
     ("deception", "robust", "a trigger is a distribution shift"),
+    ("jailbreak", "robust", "an attack is a designed distribution shift"),
+    ("jailbreak", "overopt", "adversarial search finds errors as optimisation does"),
+    ("goalmis", "robust", "a shift reveals which goal was learned"),
+    ("goalmis", "overopt", "a wrong goal despite a right reward, versus a wrong reward"),
     ("robust", "overopt", "optimisation moves the policy off the reward model's data"),
     ("rrm", "overopt", "learned rewards can be gamed"),
     ("process", "overopt", "denser checks leave less to exploit"),
 )
 
-_WIDTH, _HEIGHT = 880, 480
+_WIDTH, _HEIGHT = 880, 520
 _LABELS = {node_id: label for node_id, label, _, _ in NODES}
-# Hand-placed centres: multi-agent ideas on the left, what a model knows on the right,
-# optimisation pressure along the bottom, the hub in the middle.
+# Hand-placed centres: multi-agent ideas on the left, what a model knows and hides on the
+# right, optimisation pressure and distribution shift along the bottom, the hub in the
+# middle.  tests/test_widgets_ch10_11_content.py checks that no two labels overlap.
 _POSITIONS = {
-    "oversight": (440, 235),
+    "oversight": (440, 260),
     "rrm": (200, 90),
     "sandwich": (440, 60),
     "w2s": (700, 60),
     "debate": (110, 200),
     "markets": (110, 320),
     "multi": (110, 430),
-    "process": (330, 430),
-    "overopt": (560, 430),
-    "interp": (760, 160),
-    "deception": (760, 260),
-    "robust": (760, 360),
+    "process": (250, 470),
+    "cot": (560, 150),
+    "interp": (760, 150),
+    "faking": (760, 230),
+    "deception": (760, 310),
+    "robust": (765, 390),
+    "jailbreak": (760, 470),
+    "goalmis": (530, 390),
+    "overopt": (560, 470),
 }
 
 
+def node_box(node_id: str) -> tuple[float, float, float, float]:
+    """(left, top, right, bottom) of a node's rounded rectangle, in SVG user units."""
+    x, y = _POSITIONS[node_id]
+    half = (9 * len(_LABELS[node_id]) + 24) / 2
+    return x - half, y - 16, x + half, y + 16
+
+
 def positions() -> dict[str, tuple[float, float]]:
-    """Node centres in SVG user units (the viewBox is 880 × 480)."""
+    """Node centres in SVG user units (the viewBox is 880 × 520)."""
     return {k: (float(x), float(y)) for k, (x, y) in _POSITIONS.items()}
 
 
