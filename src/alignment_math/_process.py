@@ -22,12 +22,16 @@ def aggregate_step_scores(step_scores: ArrayLike, method: str = "min") -> FloatA
     Parameters
     ----------
     step_scores : array_like, shape (..., n_steps)
-        :math:`p_t \in [0, 1]`: the PRM's probability that step :math:`t` is correct.
+        :math:`p_t \in [0, 1]`: the PRM's probability that step :math:`t` is correct,
+        given the earlier steps are (what a PRM trained on labels that stop at the first
+        wrong step, as PRM800K's do, learns).
     method : {"min", "prod", "mean", "last"}, default "min"
-        ``"prod"`` is :math:`\prod_t p_t`, the probability that every step is correct if
-        the steps are judged independently (Lightman et al.); ``"min"`` scores a chain by
-        its weakest step; ``"mean"`` averages (and so forgives one bad step);
-        ``"last"`` keeps only the final step's score (an outcome-like score).
+        ``"prod"`` is :math:`\prod_t p_t`, the probability that every step is correct:
+        exact by the chain rule when each :math:`p_t` is conditional on the earlier steps
+        being correct, no independence needed (Lightman et al.'s score); ``"min"`` scores a
+        chain by its weakest step (with noisy scores it too falls as chains get longer);
+        ``"mean"`` averages (and so forgives one bad step); ``"last"`` keeps only the final
+        step's score (an outcome-like score).
 
     Returns
     -------
@@ -36,7 +40,8 @@ def aggregate_step_scores(step_scores: ArrayLike, method: str = "min") -> FloatA
 
     References
     ----------
-    Lightman et al. (2023), *Let's Verify Step by Step*, arXiv:2305.20050, §2.6.
+    Lightman et al. (2023), *Let's Verify Step by Step*, arXiv:2305.20050, §2.6 (the
+    product) and App. F (product vs minimum: 78.2 % vs 77.6 % best-of-1860).
     Taught in ``docs/chapters/09-process-rewards.md``.
 
     Examples
