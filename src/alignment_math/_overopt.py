@@ -29,9 +29,14 @@ def best_of_n_kl(n: ArrayLike) -> FloatArray:
 
     Notes
     -----
-    Beirami et al. (2024) prove this analytical formula is only an **upper bound** on the
-    actual KL between the best-of-n policy and the base policy (tight for some
-    distributions, loose for others): read it as "at most".
+    The formula is exact when the reward has a continuous distribution under the base
+    policy (no ties, no response with noticeable probability of its own): the returned
+    response's rank :math:`U = F(r)` then has density :math:`n u^{n-1}`, and
+    :math:`\mathbb E[\log n + (n-1)\log U] = \log n - (n-1)/n`. In general Beirami et al.
+    (2024) prove it is only an **upper bound** on the actual KL between the best-of-n
+    policy and the base policy (loose when a few responses carry most of the probability;
+    on a finite set the KL never exceeds :math:`-\log \pi_{base}(\text{top response})`):
+    read it as "at most".
 
     References
     ----------

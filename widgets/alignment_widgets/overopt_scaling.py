@@ -1,8 +1,8 @@
 """Chapter 10: Gao, Schulman & Hilton's functional forms for the gold reward.
 
 With d = √KL(π‖π_init), best-of-n follows R_bon(d) = d(α_bon − β_bon·d) and RL follows
-R_RL(d) = d(α_RL − β_RL·log d).  Best-of-n reaches KL = log n − (n−1)/n (an upper bound,
-Beirami et al. 2024).  The α, β defaults here are illustrative, not the paper's fits.
+R_RL(d) = d(α_RL − β_RL·log d).  Best-of-n reaches KL = log n − (n−1)/n (exact for a
+continuous reward distribution, an upper bound in general: Beirami et al. 2024).  The α, β defaults here are illustrative, not the paper's fits.
 """
 
 from __future__ import annotations
