@@ -422,3 +422,12 @@ def test_compute_time(capsys: pytest.CaptureFixture[str]) -> None:
         for name, median, worst in rows:
             print(f"  {name:20s} {median:7.2f} / {worst:7.2f}")
     assert all(math.isfinite(m) for _, m, _ in rows)
+
+
+@pytest.mark.parametrize("name", ["dpo", "dpo-variants", "kto", "orpo"])
+def test_chapter_5_6_axis_titles_fit_a_phone(name: str) -> None:
+    # At 390 px a chart's plot area is about 300 px wide and 140 px tall: an axis title
+    # longer than about 30 characters (x) or 22 (y) is cut off there.
+    for chart in get(name).run({})["charts"]:
+        assert len(chart["x_label"]) <= 30, chart["x_label"]
+        assert len(chart["y_label"]) <= 22, chart["y_label"]

@@ -163,7 +163,7 @@ def test_tradeoff_usable_set_by_hand() -> None:
 def test_tradeoff_chart_keeps_shared_points_apart_and_the_marker_distinct() -> None:
     for params in ({}, {"cache_reference": False}, {"data": "thumbs", "budget": 8}):
         chart = run("method-tradeoffs", **params)["charts"][0]
-        assert chart["categories"] == ["demos", "thumbs", "pairs", "RM+prompts"]
+        assert chart["categories"] == ["demos", "thumbs", "pairs", "RM"]
         seen: dict[tuple[int, float], str] = {}
         for s in chart["series"]:
             assert s["color"] != "red", "red is the marker's colour"
@@ -176,6 +176,8 @@ def test_tradeoff_chart_keeps_shared_points_apart_and_the_marker_distinct() -> N
         labels = [s["label"] for s in chart["series"]]
         assert len(labels) == len(set(labels))
         assert len(chart["y_label"]) <= 20 and len(chart["x_label"]) <= 25
+        # four category labels side by side at 390 px: each must stay short
+        assert max(len(c) for c in chart["categories"]) <= 6
         (marker,) = chart["markers"]
         assert (round(marker["x"]), marker["y"]) in seen
     default = run("method-tradeoffs")["charts"][0]

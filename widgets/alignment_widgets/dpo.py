@@ -47,7 +47,7 @@ def dpo(chosen_logratio: float, rejected_logratio: float, beta: float) -> Result
     chart = Chart(
         title="DPO loss over the log-ratio margin h",
         x=_H,
-        x_label="h = chosen log-ratio − rejected log-ratio",
+        x_label="margin h (nats)",
         y_label="value",
         series=[
             Series("loss −log σ(βh)", dpo_loss(_H, 0.0, 0.0, 0.0, beta=beta), color="blue"),

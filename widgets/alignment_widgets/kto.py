@@ -70,8 +70,8 @@ def kto(beta: float, z0: float, lam_d: float, lam_u: float, log_ratio: float) ->
     value_chart = Chart(
         title=f"KTO value against the log-ratio r (β = {beta:g}, z₀ = {z0:g} nats)",
         x=_R,
-        x_label="r = log π(y|x) − log π_ref(y|x) (nats)",
-        y_label="value (loss = λ − value)",
+        x_label="r = log π/π_ref (nats)",
+        y_label="value",
         series=[
             Series("desirable: λ_D·σ(β(r − z₀))", value_d, color="green"),
             Series("undesirable: λ_U·σ(β(z₀ − r))", value_u, color="orange"),
@@ -85,7 +85,7 @@ def kto(beta: float, z0: float, lam_d: float, lam_u: float, log_ratio: float) ->
     kt_chart = Chart(
         title="The inspiration: Kahneman–Tversky value (α = 0.88, λ = 2.25)",
         x=_Z,
-        x_label="outcome relative to the reference point",
+        x_label="outcome − reference point",
         y_label="subjective value",
         series=[Series("v(z): gains concave, losses 2.25× steeper", _KT_VALUE, color="purple")],
     )

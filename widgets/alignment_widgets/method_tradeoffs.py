@@ -30,7 +30,7 @@ DATA: tuple[tuple[str, str, str], ...] = (
     ("demos", "demos", "Demonstrations only (prompt, good response)"),
     ("thumbs", "thumbs", "Thumbs up / down on single responses"),
     ("pairs", "pairs", "Ranked pairs (chosen vs rejected)"),
-    ("rm", "RM+prompts", "A reward model (or judge) and prompts"),
+    ("rm", "RM", "A reward model (or judge) and prompts"),
 )
 DATA_KEYS = [key for key, *_ in DATA]
 
@@ -138,13 +138,10 @@ BUDGET_MIN = min(m.complexity(True) for m in METHODS)
 BUDGET_MAX = max(m.complexity(False) for m in METHODS)
 
 RULE = (
-    "Among the methods your data and budget allow, the widget recommends, in this order: "
-    "an online RL method (PPO) if you can afford its loop (the one made for your data "
-    "first); then best-of-n; then the "
-    "offline methods with a reference model on the data they were designed for (DPO "
-    "before cDPO and IPO, KTO before BCO; with pairs labelled once, the ones with a "
-    "finite optimum first); then the reference-free SimPO and ORPO; then KTO and BCO on "
-    "split pairs; SFT on the good responses last."
+    "Order among usable methods: online RL (PPO, the one for your data first) → best-of-n "
+    "→ offline with a reference, on their own data (DPO, cDPO, IPO; KTO, BCO; finite "
+    "optimum first if pairs were labelled once) → SimPO, ORPO → KTO, BCO on split pairs "
+    "→ SFT."
 )
 
 
@@ -257,7 +254,7 @@ def method_tradeoffs(data: str, budget: int, cache_reference: bool, labelled_onc
     readouts["n_usable"] = float(len(usable))
     if too_complex:
         note += " Over your budget: " + ", ".join(too_complex) + "."
-    note += " Shaded: the columns your data can feed. " + RULE
+    note += " Shaded: the columns your data feeds. " + RULE
 
     # Methods that share a point are one series, named together; a method family that
     # sits in several columns (PPO with the reward model each kind of data gives) is one

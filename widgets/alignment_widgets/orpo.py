@@ -54,7 +54,7 @@ def orpo(chosen_avg_logp: float, rejected_avg_logp: float, lam: float) -> Result
     chart = Chart(
         title=f"L_OR as the rejected response varies (chosen fixed at {chosen_avg_logp:g})",
         x=_REJECTED,
-        x_label="rejected response: mean token log-prob",
+        x_label="rejected: mean token log-prob",
         y_label="loss (nats)",
         series=[
             Series("L_OR: odds ratio (ORPO)", odds_curve, color="blue"),
