@@ -10,8 +10,16 @@ import sys
 
 import torch
 import torch.distributed as dist
-from _train_helpers import ddp_batch_grads, ddp_settings, hf_jobs, run_job, tiny
+from _train_helpers import (
+    collective_inputs,
+    ddp_batch_grads,
+    ddp_settings,
+    hf_jobs,
+    run_job,
+    tiny,
+)
 from alignment_train import dpo, ppo
+from alignment_train.common import all_gather_cat, global_masked_moments
 from alignment_train.engine import Run, TrainingStopped
 
 
@@ -26,6 +34,12 @@ def killed_then_resumed(train: object, cfg: object, stop_after: int) -> None:
 
 def main() -> None:
     out, sft_dir, hf_sft, hf_rm = sys.argv[1:5]
+    # the collectives KTO and PPO use, on uneven inputs
+    dist.init_process_group("gloo")
+    rows, x, mask = collective_inputs(dist.get_rank())
+    got = {"cat": all_gather_cat(rows), "moments": global_masked_moments(x, mask)}
+    if dist.get_rank() == 0:
+        torch.save(got, f"{out}/collectives.pt")
     # tiny GPT, DDP: training and gradients equal one process
     dpo.train(dpo.DPOConfig(**ddp_settings(sft_dir), out_dir=f"{out}/ddp"))
     run = Run(dpo.DPOConfig(**ddp_settings(sft_dir), out_dir=f"{out}/grads"), "grads")
@@ -40,6 +54,8 @@ def main() -> None:
     kw = tiny(init_from=sft_dir, reward_from="true", steps=3, ckpt_every=1, batch_size=8)
     ppo.train(ppo.PPOConfig(**kw, out_dir=f"{out}/ppo"))
     killed_then_resumed(ppo.train, ppo.PPOConfig(**kw, out_dir=f"{out}/ppo_resumed"), 2)
+    # tiny GPT, PPO under FSDP2: processes sample different lengths, none is left waiting
+    ppo.train(ppo.PPOConfig(**{**kw, "fsdp": True, "steps": 2}, out_dir=f"{out}/ppo_fsdp"))
     # the untied bf16 Hugging Face model: rm, ppo, dpo, kto (DDP) and dpo (FSDP2)
     for name, job in hf_jobs({"sft": hf_sft, "rm": hf_rm}).items():
         run_job(out, name, job)

@@ -75,7 +75,21 @@ def hf_jobs(chain: dict[str, str]) -> dict[str, tuple[str, dict[str, object]]]:
         "hf_ppo": ("ppo", hf_settings(init_from=chain["sft"], reward_from=chain["rm"], steps=1,
                                       ppo_epochs=2, minibatches=1, n_prompts=32)),
         "hf_dpo_fsdp": ("dpo", hf_settings(init_from=chain["sft"], n_pairs=32, fsdp=True)),
+        "hf_ppo_fsdp": ("ppo", hf_settings(init_from=chain["sft"], reward_from=chain["rm"],
+                                           steps=1, ppo_epochs=2, minibatches=1, n_prompts=32,
+                                           fsdp=True)),
     }
+
+
+def collective_inputs(rank: int) -> tuple[object, object, object]:
+    """Per-process inputs of the collectives test: rows of different counts, and a mask."""
+    import torch
+
+    g = torch.Generator().manual_seed(rank)
+    rows = torch.randn(3 + rank, 2, generator=g)  # 3 rows on rank 0, 4 on rank 1
+    x = torch.randn(4, 5, generator=g) * (1 + rank) + rank
+    mask = (torch.rand(4, 5, generator=g) > 0.3).float()
+    return rows, x, mask
 
 
 def fixed_responses(model: object, prompts: list[list[int]], max_new_tokens: int, eos_id: int,

@@ -56,7 +56,31 @@ def test_ddp_ppo_resume_is_bit_exact(torchrun_out: Path) -> None:
     assert strip(torchrun_out / "ppo") == strip(torchrun_out / "ppo_resumed")
 
 
-@pytest.mark.parametrize("name", ["hf_rm", "hf_ppo", "hf_dpo", "hf_kto", "hf_dpo_fsdp"])
+def test_collectives_on_two_processes(torchrun_out: Path) -> None:
+    """all_gather_cat (KTO's z0) and global_masked_moments (PPO's whitening) equal the
+    single-process answer on both processes' data together."""
+    from _train_helpers import collective_inputs
+
+    got = torch.load(torchrun_out / "collectives.pt")
+    (r0, x0, m0), (r1, x1, m1) = collective_inputs(0), collective_inputs(1)
+    torch.testing.assert_close(got["cat"], torch.cat([r0, r1]))
+    x, m = torch.cat([x0, x1]), torch.cat([m0, m1])
+    mean = (x * m).sum() / m.sum()
+    var = ((x - mean) ** 2 * m).sum() / m.sum()
+    torch.testing.assert_close(got["moments"][0], mean)
+    torch.testing.assert_close(got["moments"][1], var)
+    alone = (x0 * m0).sum() / m0.sum()  # what a per-process mean would have given
+    assert abs(float(alone - mean)) > 1e-3
+
+
+def test_ppo_under_fsdp2_finishes(torchrun_out: Path) -> None:
+    """Generation under FSDP2 (each forward a collective) agrees on when to stop."""
+    s = json.loads((torchrun_out / "ppo_fsdp" / "summary.json").read_text())
+    assert s["after"]["kl"] > 0
+
+
+@pytest.mark.parametrize("name", ["hf_rm", "hf_ppo", "hf_dpo", "hf_kto", "hf_dpo_fsdp",
+                                  "hf_ppo_fsdp"])
 def test_untied_bf16_model_two_processes_match_one(torchrun_out: Path, hf_chain: dict[str, str],
                                                    tmp_path: Path, name: str) -> None:
     from safetensors import safe_open

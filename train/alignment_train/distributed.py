@@ -1,8 +1,6 @@
 """Sharding and reductions for training under ``torchrun``; no alignment math.
 
 - :func:`fully_shard_model` applies FSDP2 (``fully_shard`` per decoder block, then the root);
-- :func:`gathered` unshards an FSDP2 model for sampling, so that generation runs no
-  collective and processes may stop after different numbers of tokens;
 - :func:`all_reduce_sum` sums a tensor over processes (the single-process answer without
   torch.distributed).
 
@@ -11,9 +9,6 @@ are ``all_gather_cat`` and ``global_masked_moments`` in ``common.py``.
 """
 
 from __future__ import annotations
-
-import contextlib
-from collections.abc import Iterator
 
 import torch
 import torch.distributed as dist
@@ -72,21 +67,3 @@ def fsdp_modules(model: nn.Module) -> list[nn.Module]:
     from torch.distributed.fsdp import FSDPModule
 
     return [m for m in model.modules() if isinstance(m, FSDPModule)]
-
-
-@contextlib.contextmanager
-def gathered(model: nn.Module) -> Iterator[nn.Module]:
-    """Inside: the FSDP2 model's parameters stay unsharded (all-gathered once on entry), so
-    forwards run no collective; ranks may sample different numbers of tokens. Resharded on
-    exit. A no-op for a model that is not sharded. Memory: the full parameters, as TRL's
-    ``unwrap_model_for_generation`` gathers a ZeRO-3 model for sampling."""
-    mods = fsdp_modules(model)
-    for m in mods:
-        m.set_reshard_after_forward(False, recurse=False)  # type: ignore[operator]
-        m.unshard()  # type: ignore[operator]
-    try:
-        yield model
-    finally:
-        for m in mods:
-            m.reshard()  # type: ignore[operator]
-            m.set_reshard_after_forward(True, recurse=False)  # type: ignore[operator]

@@ -23,6 +23,7 @@ from .common import (
     token_logps,
 )
 from .engine import BaseConfig, Run, flush_denormals, frozen_copy, start_model
+from .sources import examples
 from .task import Task
 
 LOSS_TYPES = ("sigmoid", "robust", "hinge", "ipo")
@@ -114,12 +115,16 @@ def train(cfg: DPOConfig, resume: bool = False, data: Tokenized | None = None) -
     task = Task()
     model, tok = start_model(cfg.model, cfg.init_from)
     ref = frozen_copy(model, run.device)
-    if data is None:
+    def synthetic() -> Tokenized:
+        if data is not None:
+            return data
         pairs = task.preference_data(cfg.n_pairs, cfg.seed)
-        data = [(encode_prompt(tok, x), encode_response(tok, c), encode_response(tok, r))
+        return [(encode_prompt(tok, x), encode_response(tok, c), encode_response(tok, r))
                 for x, c, r in pairs]
-    cfg.validate(len(data))
-    P, C, R = ([row[k] for row in data] for k in range(3))
+
+    src = examples(cfg, "preference", tok, synthetic)
+    cfg.validate(src.n_train)
+    P, C, R = ([row[k] for row in src.rows] for k in range(3))
     avg = cfg.loss_type == "ipo"
     # pi_ref's log-probs once, under the policy's autocast (so pi = pi_ref gives ln 2 exactly)
     ref_c = precompute_logps(ref, P, C, tok.pad_id, avg, run.device, run.autocast)  # (N,)
@@ -145,9 +150,13 @@ def train(cfg: DPOConfig, resume: bool = False, data: Tokenized | None = None) -
                       "rewards/chosen": chosen.mean().item(),
                       "rewards/rejected": rejected.mean().item()}
 
-    before = run.fit({"policy": policy}, opt, run.batches(len(data), loss_fn, opt),
-                     lambda: evaluate(ref, ref, tok, task, prompts, cfg.seed + 1, run.autocast))
-    after = evaluate(run.inner(policy), ref, tok, task, prompts, cfg.seed + 1, run.autocast)
+    def report(m: torch.nn.Module) -> dict[str, Any]:
+        return run.measure(src, m, ref, tok, loss_fn, lambda: evaluate(
+            run.inner(m), ref, tok, task, prompts, cfg.seed + 1, run.autocast, run.sharded))
+
+    before = run.fit({"policy": policy}, opt, run.batches(src.n_train, loss_fn, opt),
+                     lambda: report(ref))
+    after = report(policy)
     summary = {"before": before, "after": after, "beta": cfg.beta, "loss_type": cfg.loss_type}
     run.finish(policy, summary, tok)
     return summary

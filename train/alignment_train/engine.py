@@ -77,6 +77,8 @@ class BaseConfig:
     (and test.jsonl for evaluation) or saved by datasets, in TRL's formats."""
     max_length: int = 512
     """With data: longest prompt + response in tokens (prompt cut from the left first)."""
+    max_new_tokens: int = 128
+    """With data: longest sampled response in tokens (PPO rollouts, evaluation)."""
     device: str = "cpu"
     """"cpu" or "cuda" (under torchrun, each process uses cuda:LOCAL_RANK)."""
     bf16: bool = True
@@ -100,6 +102,7 @@ class BaseConfig:
 
     def validate(self, n_examples: int | None = None) -> None:
         checks = [("lr", self.lr > 0, "> 0"), ("steps", self.steps >= 0, ">= 0"),
+                  ("max_new_tokens", self.max_new_tokens >= 1, ">= 1"),
                   ("batch_size", self.batch_size > 0, "> 0"), ("warmup", self.warmup >= 0, ">= 0"),
                   ("grad_accum", self.grad_accum >= 1, ">= 1"),
                   ("max_length", self.max_length >= 2, ">= 2"),
@@ -114,6 +117,9 @@ class BaseConfig:
         if self.batch_size % self.grad_accum:
             raise ConfigError(f"batch_size={self.batch_size} must be divisible by "
                               f"grad_accum={self.grad_accum}")
+        if self.data and self.max_new_tokens >= self.max_length:
+            raise ConfigError(f"max_new_tokens={self.max_new_tokens} must be below "
+                              f"max_length={self.max_length} (room for the prompt)")
         if n_examples is not None and self.batch_size > n_examples:
             raise ConfigError(f"batch_size={self.batch_size} is larger than the data "
                               f"({n_examples} examples); lower batch_size or add data")
@@ -306,14 +312,6 @@ class Run:
         DDP; the FSDP2 model itself (it all-gathers its shards), on every process."""
         return unwrap(model)
 
-    def gathered(self, model: nn.Module) -> contextlib.AbstractContextManager[nn.Module]:
-        """``with run.gathered(policy) as m:`` sample from ``m``: under FSDP2 its parameters
-        are gathered once, so generation runs no collective and processes may stop at
-        different lengths; otherwise :meth:`inner`."""
-        if self.sharded:
-            return distributed.gathered(model)
-        return contextlib.nullcontext(self.inner(model))
-
     def shard(self, idx: torch.Tensor) -> torch.Tensor:
         """This process's contiguous slice of a global batch of indices."""
         per = len(idx) // self.world
@@ -420,10 +418,62 @@ class Run:
         ``n_examples`` (same on every process), keeps this process's shard and calls
         :meth:`step` on it."""
         def one_step(step: int) -> dict[str, float]:
-            idx = self.shard(self.batch_indices(n_examples)).tolist()
+            self.global_batch = self.batch_indices(n_examples).tolist()
+            idx = self.shard(torch.tensor(self.global_batch)).tolist()
             return self.step(loss_fn, idx, opts, step)
 
         return one_step
+
+    global_batch: list[int] = []  # noqa: RUF012  (set per step; read by mismatched())
+    """The current step's examples on every process together (set by :meth:`batches`)."""
+
+    def mismatched(self, idx: Sequence[int]) -> list[int]:
+        """For each of this process's examples, the next example of the *global* batch
+        (cyclically): pairs (x_i, y_next) that do not depend on how many processes or
+        micro-batches share the batch (KTO's reference point)."""
+        batch = self.global_batch or list(idx)
+        at = {v: i for i, v in enumerate(batch)}
+        return [batch[(at[v] + 1) % len(batch)] for v in idx]
+
+    @torch.no_grad()
+    def heldout_loss(self, loss_fn: LossFn, idx: Sequence[int]) -> dict[str, float]:
+        """``loss_fn`` averaged over held-out examples ``idx`` (no gradient, eval mode), in
+        chunks of this process's batch; every process computes all of it. Keys: ``eval_loss``
+        and ``eval_<metric>``."""
+        idx = list(idx)
+        if not idx:
+            return {}
+        chunk = max(1, self.cfg.batch_size // self.world)
+        modes = [m.training for m in self._trained]
+        for m in self._trained:
+            m.eval()
+        sums: dict[str, float] = {}
+        saved = self.global_batch
+        for s in range(0, len(idx), chunk):
+            part = idx[s : s + chunk]
+            self.global_batch = part
+            loss, metrics = loss_fn(part)
+            for k, v in {"loss": float(loss), **metrics}.items():
+                sums[k] = sums.get(k, 0.0) + float(v) * len(part) / len(idx)
+        self.global_batch = saved
+        for m, was in zip(self._trained, modes, strict=True):
+            m.train(was)
+        return {f"eval_{k}": v for k, v in sums.items()}
+
+    def measure(self, src: Any, model: nn.Module, ref: nn.Module, tok: Tokenizer,
+                loss_fn: LossFn | None, task_eval: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """The before/after numbers of a stage. On the synthetic task: ``task_eval()`` (true
+        reward, KL, length). With ``data``: ``loss_fn`` on the held-out examples, and the
+        exact KL to ``ref`` and the length of responses sampled from ``model``."""
+        if src.task is not None:
+            return task_eval()
+        from .sources import sample_stats
+
+        out = self.heldout_loss(loss_fn, src.heldout) if loss_fn is not None else {}
+        out.update(sample_stats(self.inner(model), ref, tok, src.eval_prompts,
+                                self.cfg.max_new_tokens, self.cfg.seed + 1, self.autocast,
+                                self.sharded))
+        return out
 
     def fit(self, models: dict[str, nn.Module], opts: Optimizers, step_fn: StepFn,
             before: Callable[[], dict[str, Any]]) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from .common import (
     token_logps,
 )
 from .engine import BaseConfig, Run, flush_denormals, frozen_copy, start_model
+from .sources import examples
 from .task import Task
 
 
@@ -89,14 +90,18 @@ def train(cfg: KTOConfig, resume: bool = False) -> dict[str, Any]:
     cfg.validate()
     run = Run(cfg, "kto", resume)
     task = Task()
-    pairs = task.preference_data(cfg.n_pairs, cfg.seed)
-    rows = [(x, c, True) for x, c, _ in pairs] + [(x, r, False) for x, _, r in pairs]
-    cfg.validate(len(rows))
     model, tok = start_model(cfg.model, cfg.init_from)
     ref = frozen_copy(model, run.device)
-    P = [encode_prompt(tok, x) for x, _, _ in rows]
-    Y = [encode_response(tok, y) for _, y, _ in rows]
-    D = torch.tensor([d for _, _, d in rows])
+
+    def synthetic() -> list[tuple[list[int], list[int], bool]]:
+        pairs = task.preference_data(cfg.n_pairs, cfg.seed)
+        rows = [(x, c, True) for x, c, _ in pairs] + [(x, r, False) for x, _, r in pairs]
+        return [(encode_prompt(tok, x), encode_response(tok, y), d) for x, y, d in rows]
+
+    src = examples(cfg, "unpaired", tok, synthetic)
+    cfg.validate(src.n_train)
+    P, Y = [p for p, _, _ in src.rows], [y for _, y, _ in src.rows]
+    D = torch.tensor([d for _, _, d in src.rows])
     ref_lp = precompute_logps(ref, P, Y, tok.pad_id, False, run.device, run.autocast)  # (N,)
     prompts = task.eval_prompts(cfg.eval_prompts, cfg.seed)
     policy = run.wrap(model)
@@ -108,8 +113,9 @@ def train(cfg: KTOConfig, resume: bool = False) -> dict[str, Any]:
         with run.autocast():
             logits, _ = policy(ids)  # (B, T, V)
         logps = sequence_logps(token_logps(logits, ids), mask)  # (B,)
-        # reference point from mismatched pairs (x_i, y_{i+1}), no gradient
-        shifted = il[1:] + il[:1]
+        # reference point from mismatched pairs (x_i, y_{i+1}; i+1 the next example of the
+        # global batch, whatever the number of processes), no gradient
+        shifted = run.mismatched(il)
         mids, mmask = collate([P[i] for i in il], [Y[i] for i in shifted], tok.pad_id)
         mids, mmask = mids.to(run.device), mmask.to(run.device)
         with torch.no_grad(), run.autocast():
@@ -126,9 +132,13 @@ def train(cfg: KTOConfig, resume: bool = False) -> dict[str, Any]:
                       "rewards/desirable": r[d].mean().item() if d.any() else 0.0,
                       "rewards/undesirable": r[~d].mean().item() if (~d).any() else 0.0}
 
-    before = run.fit({"policy": policy}, opt, run.batches(len(rows), loss_fn, opt),
-                     lambda: evaluate(ref, ref, tok, task, prompts, cfg.seed + 1, run.autocast))
-    after = evaluate(run.inner(policy), ref, tok, task, prompts, cfg.seed + 1, run.autocast)
+    def report(m: torch.nn.Module) -> dict[str, Any]:
+        return run.measure(src, m, ref, tok, loss_fn, lambda: evaluate(
+            run.inner(m), ref, tok, task, prompts, cfg.seed + 1, run.autocast, run.sharded))
+
+    before = run.fit({"policy": policy}, opt, run.batches(src.n_train, loss_fn, opt),
+                     lambda: report(ref))
+    after = report(policy)
     summary = {"before": before, "after": after, "beta": cfg.beta}
     run.finish(policy, summary, tok)
     return summary

@@ -16,7 +16,6 @@ import torch.nn.functional as F
 
 from .common import (
     ConfigError,
-    build_model,
     encode_prompt,
     encode_response,
     evaluate,
@@ -25,6 +24,7 @@ from .common import (
     token_logps,
 )
 from .engine import BaseConfig, Run, flush_denormals, frozen_copy, load_model, start_model
+from .sources import examples
 from .task import Task
 
 
@@ -77,16 +77,22 @@ def train(cfg: ORPOConfig, resume: bool = False) -> dict[str, Any]:
     cfg.validate()
     run = Run(cfg, "orpo", resume)
     task = Task()
-    pairs = task.preference_data(cfg.n_pairs, cfg.seed)
-    cfg.validate(len(pairs))
-    model, tok = start_model(cfg.model, cfg.init_from) if cfg.init_from else build_model(cfg.model)
-    P = [encode_prompt(tok, x) for x, _, _ in pairs]
-    C = [encode_response(tok, c) for _, c, _ in pairs]
-    R = [encode_response(tok, r) for _, _, r in pairs]
+    model, tok = start_model(cfg.model, cfg.init_from)  # "" = the base model
+
+    def synthetic() -> list[tuple[list[int], list[int], list[int]]]:
+        pairs = task.preference_data(cfg.n_pairs, cfg.seed)
+        return [(encode_prompt(tok, x), encode_response(tok, c), encode_response(tok, r))
+                for x, c, r in pairs]
+
+    src = examples(cfg, "preference", tok, synthetic)
+    cfg.validate(src.n_train)
+    P, C, R = ([row[k] for row in src.rows] for k in range(3))
     ref = load_model(cfg.eval_ref)[0].to(run.device).eval() if cfg.eval_ref else \
         frozen_copy(model, run.device)
     prompts = task.eval_prompts(cfg.eval_prompts, cfg.seed)
-    base = evaluate(model.to(run.device), ref, tok, task, prompts, cfg.seed + 1, run.autocast)
+    model = model.to(run.device)
+    base = run.measure(src, model, ref, tok, None, lambda: evaluate(
+        model, ref, tok, task, prompts, cfg.seed + 1, run.autocast))
     policy = run.wrap(model)
     opt = run.optimizer(policy.parameters())
 
@@ -103,9 +109,13 @@ def train(cfg: ORPOConfig, resume: bool = False) -> dict[str, Any]:
         return loss, {"nll": -chosen.mean().item(), "log_odds_ratio": ratio.mean().item(),
                       "accuracy": (ratio > 0).float().mean().item()}
 
-    before = run.fit({"policy": policy}, opt, run.batches(len(pairs), loss_fn, opt),
-                     lambda: evaluate(ref, ref, tok, task, prompts, cfg.seed + 1, run.autocast))
-    after = evaluate(run.inner(policy), ref, tok, task, prompts, cfg.seed + 1, run.autocast)
+    def report(m: torch.nn.Module) -> dict[str, Any]:
+        return run.measure(src, m, ref, tok, loss_fn, lambda: evaluate(
+            run.inner(m), ref, tok, task, prompts, cfg.seed + 1, run.autocast, run.sharded))
+
+    before = run.fit({"policy": policy}, opt, run.batches(src.n_train, loss_fn, opt),
+                     lambda: report(ref))
+    after = report(policy)
     summary = {"before": before, "base_model": base, "after": after, "lam": cfg.lam,
                "kl_reference": cfg.eval_ref or "initial model"}
     run.finish(policy, summary, tok)

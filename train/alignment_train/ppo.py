@@ -30,6 +30,7 @@ from .common import (
 from .engine import BaseConfig, Run, flush_denormals, frozen_copy, load_model, start_model
 from .model import ScalarModel
 from .reward_model import normalized_scores, reward_scores
+from .sources import examples
 from .task import Task
 
 
@@ -147,17 +148,25 @@ def critic_values(critic: torch.nn.Module, ids: torch.Tensor, mask: torch.Tensor
 @flush_denormals
 def train(cfg: PPOConfig, resume: bool = False) -> dict[str, Any]:
     cfg.validate()
-    if cfg.fsdp:
-        raise ConfigError("fsdp is not supported by ppo: sampling differs per process; use DDP")
+    if cfg.data and cfg.reward_from == "true":
+        raise ConfigError("reward_from=true needs the synthetic task (its true reward); with "
+                          "data, give a reward model: reward_from=runs/rm")
     run = Run(cfg, "ppo", resume)
     if (cfg.batch_size // run.world) % cfg.minibatches:
         raise ConfigError(f"batch_size per process ({cfg.batch_size // run.world}) must be "
                           f"divisible by minibatches={cfg.minibatches}")
+    mb = cfg.batch_size // run.world // cfg.minibatches
+    if mb % cfg.grad_accum:
+        raise ConfigError(f"each process's minibatch ({mb}) must be divisible by "
+                          f"grad_accum={cfg.grad_accum}")
     task = Task()
-    pool = task.sft_data(cfg.n_prompts, cfg.seed + 7)  # prompts only; demonstrations unused
-    cfg.validate(len(pool))
     model, tok = start_model(cfg.model, cfg.init_from)
     ref = frozen_copy(model, run.device)
+    pool = [] if cfg.data else task.sft_data(cfg.n_prompts, cfg.seed + 7)  # prompts only
+    src = examples(cfg, "prompt", tok, lambda: [encode_prompt(tok, x) for x, _ in pool],
+                   prompt_budget=cfg.max_length - cfg.max_new_tokens)
+    cfg.validate(src.n_train)
+    max_new = task.max_new_tokens if src.task else cfg.max_new_tokens
     true_reward = cfg.reward_from == "true"
     if true_reward:  # PPO-GT: critic starts from the SFT trunk
         critic_model: torch.nn.Module = ScalarModel(copy.deepcopy(model))
@@ -170,20 +179,20 @@ def train(cfg: PPOConfig, resume: bool = False) -> dict[str, Any]:
     # separate optimizers (own learning rate, own gradient clipping), as OpenRLHF's actor/critic
     actor_opt = run.optimizer(policy.parameters())
     critic_opt = run.optimizer(critic.parameters(), lr=cfg.critic_lr)
-    mb = cfg.batch_size // run.world // cfg.minibatches
     run.total_steps = cfg.steps * cfg.ppo_epochs * cfg.minibatches
 
     def iteration(it: int) -> dict[str, float]:
         # ---- rollout: sample, score, per-token rewards, GAE (no gradients) ----
-        idx = run.shard(run.batch_indices(len(pool))).tolist()
-        enc = [encode_prompt(tok, pool[i][0]) for i in idx]
+        idx = run.shard(run.batch_indices(src.n_train)).tolist()
+        enc = [src.rows[i] for i in idx]
         policy.eval()
-        responses = generate(run.inner(policy), enc, task.max_new_tokens, tok.eos_id,
+        responses = generate(run.inner(policy), enc, max_new, tok.eos_id,
                              tok.pad_id, run.sample_gen, autocast=run.autocast, sync=run.sharded)
         ids, mask = collate(enc, responses, tok.pad_id)
         ids, mask = ids.to(run.device), mask.to(run.device)
         texts = [tok.decode(r) for r in responses]
-        truth = torch.tensor([task.true_reward(pool[i][0], t) for i, t in zip(idx, texts, strict=True)])
+        truth = torch.tensor([task.true_reward(pool[i][0], t) if src.task else float("nan")
+                              for i, t in zip(idx, texts, strict=True)])
         with torch.no_grad(), run.autocast():
             old_lp = response_logps(run.inner(policy), ids, mask)  # (B, T)
             ref_lp = response_logps(ref, ids, mask)  # (B, T)
@@ -238,15 +247,20 @@ def train(cfg: PPOConfig, resume: bool = False) -> dict[str, Any]:
         resid = masked_mean((returns - values - masked_mean(returns - values, mask)) ** 2, mask)
         ret_var = masked_mean((returns - masked_mean(returns, mask)) ** 2, mask)
         return {
-            "score": scores.mean().item(), "true_reward": truth.mean().item(),
+            "score": scores.mean().item(),
+            **({"true_reward": truth.mean().item()} if src.task else {}),
             "kl": (k1 * mask).sum(-1).mean().item(), "kl_k3": (k3 * mask).sum(-1).mean().item(),
             "length": mask.sum(-1).mean().item() - 1,
             "explained_variance": (1 - resid / ret_var.clamp(min=1e-8)).item(),
             **{k: sum(v) / len(v) for k, v in stats.items()}}
 
+    def report(m: torch.nn.Module) -> dict[str, Any]:
+        return run.measure(src, m, ref, tok, None, lambda: evaluate(
+            run.inner(m), ref, tok, task, prompts, cfg.seed + 1, run.autocast, run.sharded))
+
     before = run.fit({"policy": policy, "critic": critic}, [actor_opt, critic_opt], iteration,
-                     lambda: evaluate(ref, ref, tok, task, prompts, cfg.seed + 1, run.autocast))
-    after = evaluate(run.inner(policy), ref, tok, task, prompts, cfg.seed + 1, run.autocast)
+                     lambda: report(ref))
+    after = report(policy)
     summary = {"before": before, "after": after, "kl_coef": cfg.kl_coef, "reward": cfg.reward_from}
     run.finish(policy, summary, tok)
     return summary

@@ -16,10 +16,11 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from .common import Autocast, collate, encode_prompt, encode_response, generate
+from .common import Autocast, collate, encode_prompt, encode_response, generate, pair_batch
 from .config import ConfigError
-from .engine import BaseConfig, Run, flush_denormals, frozen_copy, load_model, unwrap
+from .engine import BaseConfig, Run, flush_denormals, frozen_copy, start_model, unwrap
 from .model import ScalarModel
+from .sources import examples
 from .task import Task
 
 
@@ -95,22 +96,23 @@ def normalized_scores(rm: ScalarModel, scores: torch.Tensor, clip: float = 0.0) 
 def train(cfg: RMConfig, resume: bool = False) -> dict[str, Any]:
     run = Run(cfg, "rm", resume)
     task = Task()
-    pairs = task.preference_data(cfg.n_pairs + cfg.heldout_pairs, cfg.seed)
-    train_pairs, held = pairs[: cfg.n_pairs], pairs[cfg.n_pairs :]
-    cfg.validate(len(train_pairs))
-    sft, tok = load_model(cfg.init_from)
+    pairs = [] if cfg.data else task.preference_data(cfg.n_pairs + cfg.heldout_pairs, cfg.seed)
+    held = pairs[cfg.n_pairs :]
+    sft, tok = start_model(cfg.model, cfg.init_from)
+    src = examples(cfg, "preference", tok, lambda: [
+        (encode_prompt(tok, x), encode_response(tok, c), encode_response(tok, r))
+        for x, c, r in pairs], n_train=cfg.n_pairs)
+    cfg.validate(src.n_train)
+    P, C, R = ([row[k] for row in src.rows] for k in range(3))
     sampler = frozen_copy(sft, run.device)  # the SFT policy, for the best-of-n check
     rm = run.wrap(ScalarModel(sft))
     opt = run.optimizer(rm.parameters())
 
-    def batch(rows: list[tuple[str, str, str]]) -> tuple[torch.Tensor, torch.Tensor]:
-        P = [encode_prompt(tok, x) for x, _, _ in rows]
-        resp = [encode_response(tok, c) for _, c, _ in rows] + [encode_response(tok, r) for _, _, r in rows]
-        ids, mask = collate(P * 2, resp, tok.pad_id)  # rows [0, b) chosen, [b, 2b) rejected
-        return ids.to(run.device), mask.to(run.device)
+    def batch(idx: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        return pair_batch(P, C, R, idx, tok.pad_id, run.device)  # chosen rows, then rejected
 
     def loss_fn(idx: list[int]) -> tuple[torch.Tensor, dict[str, float]]:
-        ids, mask = batch([train_pairs[i] for i in idx])
+        ids, mask = batch(idx)
         with run.autocast():
             scores = reward_scores(rm, ids, mask).float()  # (2b,)
         rc, rr = scores[: len(idx)], scores[len(idx) :]
@@ -120,21 +122,26 @@ def train(cfg: RMConfig, resume: bool = False) -> dict[str, Any]:
         return loss, {"accuracy": (rc > rr).float().mean().item(), "margin": (rc - rr).mean().item(),
                       "mean_score": scores.mean().item()}
 
-    run.fit({"rm": rm}, opt, run.batches(len(train_pairs), loss_fn, opt), dict)
+    run.fit({"rm": rm}, opt, run.batches(src.n_train, loss_fn, opt), dict)
     model = run.inner(rm).eval()
-    with torch.no_grad():
-        ids, mask = batch(held)
-        s = reward_scores(model, ids, mask)
-    n = len(held)
+    with torch.no_grad(), run.autocast():
+        ids, mask = batch(src.heldout)
+        s = reward_scores(model, ids, mask).float()
+    n = len(src.heldout)
     rc, rr = s[:n], s[n:]
-    truth = torch.tensor([task.true_reward(x, c) > task.true_reward(x, r) for x, c, r in held])
-    lengths = torch.tensor([float(len(c)) for _, c, _ in held] + [float(len(r)) for _, _, r in held])
+    lengths = torch.tensor([float(len(C[i])) for i in src.heldout] +
+                           [float(len(R[i])) for i in src.heldout])  # tokens
     summary = {
         "heldout_accuracy": (rc > rr).float().mean().item(),
-        "heldout_true_order_accuracy": ((rc > rr).cpu() == truth).float().mean().item(),
         "score_length_correlation": torch.corrcoef(torch.stack([s.cpu(), lengths]))[0, 1].item(),
-        **best_of_n(model, sampler, task, tok, cfg, run.autocast),
     }
+    if src.task is not None:
+        truth = torch.tensor([task.true_reward(x, c) > task.true_reward(x, r) for x, c, r in held])
+        summary["heldout_true_order_accuracy"] = ((rc > rr).cpu() == truth).float().mean().item()
+        summary.update(best_of_n(model, sampler, task, tok, cfg, run.autocast))
+    else:  # no true reward: only the score statistics of SFT samples, for PPO
+        summary.update(sample_score_stats(model, sampler, src.eval_prompts, tok, cfg,
+                                          run.autocast))
     # saved with the model: PPO normalises rewards to mean 0, std 1 on SFT samples
     unwrap(model).score_mean.fill_(summary["sft_score_mean"])
     unwrap(model).score_std.fill_(max(summary["sft_score_std"], 1e-6))
@@ -171,3 +178,22 @@ def best_of_n(rm: torch.nn.Module, sft: torch.nn.Module, task: Task, tok: Any,
             f"best_of_{n}_length": sum(len(t[int(b)]) for t, b in zip(texts, best, strict=True))
             / len(texts),
             f"best_of_{n}_kl_bound": math.log(n) - (n - 1) / n}
+
+
+@torch.no_grad()
+def sample_score_stats(rm: torch.nn.Module, sft: torch.nn.Module, prompts: list[list[int]],
+                       tok: Any, cfg: RMConfig, autocast: Autocast | None = None) -> dict[str, float]:
+    """Mean and standard deviation of the reward model's scores of ``best_of`` SFT samples per
+    held-out prompt (your data: the statistics PPO normalises rewards with)."""
+    gen = torch.Generator().manual_seed(cfg.seed + 1)
+    device = next(rm.parameters()).device
+    scores = []
+    for _ in range(cfg.best_of):
+        resp = generate(sft.eval(), prompts, cfg.max_new_tokens, tok.eos_id, tok.pad_id, gen,
+                        autocast=autocast)
+        ids, mask = collate(prompts, resp, tok.pad_id)
+        with (autocast or contextlib.nullcontext)():
+            scores.append(reward_scores(rm, ids.to(device), mask.to(device)).float().cpu())
+    stacked = torch.cat(scores)
+    return {"sft_score_mean": stacked.mean().item(),
+            "sft_score_std": stacked.std().item() if len(stacked) > 1 else 1.0}

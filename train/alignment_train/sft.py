@@ -14,6 +14,7 @@ import torch
 
 from .common import build_model, collate, encode_prompt, encode_response, evaluate, token_logps
 from .engine import BaseConfig, Run, flush_denormals, frozen_copy
+from .sources import examples
 from .task import Task
 
 
@@ -45,9 +46,11 @@ def train(cfg: SFTConfig, resume: bool = False) -> dict[str, Any]:
     run = Run(cfg, "sft", resume)
     task = Task()
     model, tok = build_model(cfg.model)
-    data = task.sft_data(cfg.n_examples, cfg.seed)
-    cfg.validate(len(data))
-    enc = [(encode_prompt(tok, x), encode_response(tok, y)) for x, y in data]
+    data = [] if cfg.data else task.sft_data(cfg.n_examples, cfg.seed)
+    src = examples(cfg, "sft", tok, lambda: [(encode_prompt(tok, x), encode_response(tok, y))
+                                              for x, y in data])
+    cfg.validate(src.n_train)
+    enc = src.rows
     init = frozen_copy(model, run.device)  # for the KL of the "after" report
     prompts = task.eval_prompts(cfg.eval_prompts, cfg.seed)
     policy = run.wrap(model)
@@ -60,10 +63,16 @@ def train(cfg: SFTConfig, resume: bool = False) -> dict[str, Any]:
             logits, _ = policy(ids)  # (B, T, V)
         return sft_loss(token_logps(logits, ids), mask), {}
 
-    before = run.fit({"policy": policy}, opt, run.batches(len(enc), loss_fn, opt),
-                     lambda: evaluate(init, init, tok, task, prompts, cfg.seed + 1, run.autocast))
-    after = evaluate(run.inner(policy), init, tok, task, prompts, cfg.seed + 1, run.autocast)
-    demo = sum(task.true_reward(x, y) for x, y in data[:2000]) / min(2000, len(data))
-    summary = {"before": before, "after": after, "demonstrator_true_reward": demo}
+    def report(m: torch.nn.Module) -> dict[str, Any]:
+        return run.measure(src, m, init, tok, loss_fn, lambda: evaluate(
+            run.inner(m), init, tok, task, prompts, cfg.seed + 1, run.autocast, run.sharded))
+
+    before = run.fit({"policy": policy}, opt, run.batches(src.n_train, loss_fn, opt),
+                     lambda: report(init))
+    after = report(policy)
+    summary = {"before": before, "after": after}
+    if src.task is not None:
+        demo = sum(task.true_reward(x, y) for x, y in data[:2000]) / min(2000, len(data))
+        summary["demonstrator_true_reward"] = demo
     run.finish(policy, summary, tok)
     return summary
