@@ -6,8 +6,9 @@ Three labelers label the same training pairs:
 
 * an AI labeler that agrees with the true preference at a rate the reader sets, either
   through *random* slips or through a *systematic* lean towards length: it ranks by a
-  direction v tilted from w* by θ = π(1 − agreement) towards the length axis, which for
-  Gaussian features agrees with w* on a fraction 1 − θ/π of pairs;
+  direction v tilted from w* by θ = π(1 − agreement) towards the length axis, which
+  agrees with w* on a fraction 1 − θ/π of pairs because the feature differences are
+  isotropic Gaussian, N(0, 2·I) (the formula needs that isotropy);
   optionally it also has a *position bias*: on a fraction of pairs it just picks the
   response shown first (shown order random);
 * single human labelers, each label flipped with a given probability;
