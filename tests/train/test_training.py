@@ -131,7 +131,8 @@ def test_cli_config_file_and_list(tmp_path: Path, sft_dir: str,
 
 
 # ---- building blocks: the fast paths equal the plain formulas ---------------------------------
-def test_selective_log_softmax_equals_log_softmax_gather() -> None:
+def test_selective_log_softmax_equals_log_softmax_gather(monkeypatch: pytest.MonkeyPatch) -> None:
+    from alignment_train import common
     from alignment_train.common import selective_log_softmax, token_logps
 
     torch.manual_seed(0)
@@ -139,6 +140,10 @@ def test_selective_log_softmax_equals_log_softmax_gather() -> None:
     labels = torch.randint(0, 50, (3, 9))
     want = torch.log_softmax(x, -1).gather(-1, labels[..., None]).squeeze(-1)
     torch.testing.assert_close(selective_log_softmax(x, labels), want)
+    monkeypatch.setattr(common, "_rows_per_chunk", lambda vocab: 4)  # 27 rows: 7 chunks
+    chunked = lambda a: common._SelectiveLogSoftmax.apply(a.view(-1, 50), labels.view(-1))  # noqa: E731
+    torch.testing.assert_close(chunked(x).view(3, 9), want)  # the large-vocabulary path
+    torch.autograd.gradcheck(chunked, (x,))
     torch.autograd.gradcheck(lambda a: selective_log_softmax(a, labels), (x,))
     ids = torch.randint(0, 50, (3, 9))
     torch.testing.assert_close(token_logps(x, ids)[:, 1:],

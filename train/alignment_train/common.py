@@ -66,41 +66,51 @@ def _at_least_fp32(dtype: torch.dtype) -> torch.dtype:
 
 
 class _SelectiveLogSoftmax(torch.autograd.Function):
-    """``log_softmax(logits)[label]`` per row without a ``(N, V)`` log-softmax tensor: the
-    label's logit minus the row's logsumexp, in float32, chunked over rows; backward
-    recomputes the softmax chunk by chunk. Saves only the logits (in their own dtype)."""
+    """``log_softmax(logits)[label]`` per row without keeping an ``(N, V)`` log-softmax: each
+    chunk of rows gets a fused log-softmax (at least float32) that is gathered and dropped;
+    backward recomputes the softmax chunk by chunk. Saves only the logits (in their own
+    dtype) and the labels."""
 
     @staticmethod
     def forward(ctx: Any, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         n, dt = _rows_per_chunk(logits.shape[-1]), _at_least_fp32(logits.dtype)
-        lse = torch.empty(logits.shape[0], dtype=dt, device=logits.device)
+        out = torch.empty(logits.shape[0], dtype=dt, device=logits.device)
         for s in range(0, logits.shape[0], n):
-            lse[s : s + n] = torch.logsumexp(logits[s : s + n].to(dt), dim=-1)
-        picked = logits.gather(-1, labels[:, None]).squeeze(-1).to(dt)
-        ctx.save_for_backward(logits, labels, lse)
-        return picked - lse
+            lsm = torch.log_softmax(logits[s : s + n].to(dt), dim=-1)  # (n, V), freed next
+            out[s : s + n] = lsm.gather(-1, labels[s : s + n, None]).squeeze(-1)
+        ctx.save_for_backward(logits, labels)
+        return out
 
     @staticmethod
     def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor, None]:
-        logits, labels, lse = ctx.saved_tensors
-        n, dt = _rows_per_chunk(logits.shape[-1]), lse.dtype
+        logits, labels = ctx.saved_tensors
+        n, dt = _rows_per_chunk(logits.shape[-1]), _at_least_fp32(logits.dtype)
         out = torch.empty_like(logits)
         for s in range(0, logits.shape[0], n):
             g = grad[s : s + n, None].to(dt)  # (n, 1)
-            chunk = torch.exp(logits[s : s + n].to(dt) - lse[s : s + n, None]).mul_(-g)  # -p g
+            chunk = torch.softmax(logits[s : s + n].to(dt), dim=-1).mul_(-g)  # -p g
             chunk.scatter_add_(-1, labels[s : s + n, None], g)  # + g at the label
             out[s : s + n] = chunk
         return out, None
+
+
+_PLAIN_MAX = 2**22
+"""Up to this many logits (16 MB in float32) a plain log-softmax + gather is used: one fused
+kernel each way, and the memory it keeps is small anyway."""
 
 
 def selective_log_softmax(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """``log softmax(logits)`` at ``labels``: logits ``(..., V)``, labels ``(...)`` -> ``(...)``
     in float32 (float64 for float64 logits).
 
-    Equal to ``log_softmax(logits.float(), -1).gather(-1, labels[..., None])`` but never builds
-    the full log-softmax: peak extra memory is one chunk of rows (TRL's
-    ``selective_log_softmax`` has the same aim).
+    Equal to ``log_softmax(logits.float(), -1).gather(-1, labels[..., None])``, but above
+    ``_PLAIN_MAX`` logits it never keeps the full log-softmax: peak extra memory is one chunk
+    of rows of about 4M logits, and autograd keeps only the logits themselves (bf16 under
+    autocast). TRL's ``selective_log_softmax`` has the same aim.
     """
+    if logits.numel() <= _PLAIN_MAX:
+        lsm = torch.log_softmax(logits.to(_at_least_fp32(logits.dtype)), dim=-1)
+        return lsm.gather(-1, labels[..., None]).squeeze(-1)
     shape = labels.shape
     flat = _SelectiveLogSoftmax.apply(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1))
     return flat.view(shape)  # type: ignore[no-any-return]
