@@ -149,11 +149,11 @@ def test_ideal_critic_is_the_expected_return() -> None:
 
 def test_token_labels_fit_and_the_full_text_is_kept() -> None:
     assert len(ksr.LABELS) == len(ksr.TOKENS)
-    for label, token in zip(ksr.LABELS, ksr.TOKENS, strict=True):
-        stem = label.rstrip(".") or label
-        assert token.strip().startswith(stem), (label, token)
+    assert list(ksr.LABELS) == [token.strip() for token in ksr.TOKENS]
+    # at 390 px the plot is about 260 px wide: 8 slots of 32 px hold any two neighbours
+    assert len(ksr.TOKENS) <= 8
     assert max(len(a) + len(b) for a, b in zip(ksr.LABELS[:-1], ksr.LABELS[1:], strict=True)) <= 7
     out = get("kl-shaped-rewards").run({})
     assert out["charts"][0]["categories"] == list(ksr.LABELS)
-    assert ksr.RESPONSE == "Sure! The capital of France is Paris, friend."
+    assert ksr.RESPONSE == "Sure! It is Paris, friend."
     assert ksr.RESPONSE in out["note"]

@@ -261,9 +261,9 @@ def test_kl_shaped_rewards_against_a_loop(
 
 
 def test_kl_shaped_rewards_special_cases() -> None:
-    # γ = 1: the return is the score minus β times the summed log-ratio (8.23 nats)
+    # γ = 1: the return is the score minus β times the summed log-ratio (8.15 nats)
     out = readouts("kl-shaped-rewards", kl_coef=0.1, gamma=1.0, score=1.5)
-    assert out["ret"] == pytest.approx(1.5 - 0.823)
+    assert out["ret"] == pytest.approx(1.5 - 0.815)
     assert texts("kl-shaped-rewards")["worst"].startswith("“friend”")
     assert texts("kl-shaped-rewards", kl_coef=0.0)["worst"].startswith("none")
     # λ = 0: advantages are the one-step TD errors of the (wrong) critic

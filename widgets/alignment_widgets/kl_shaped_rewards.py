@@ -1,6 +1,6 @@
 """KL-shaped rewards and GAE advantages for one sampled response (chapter 4).
 
-Chapter 4 (docs/chapters/04-ppo.md).  A toy 11-token response with per-token log-probs
+Chapter 4 (docs/chapters/04-ppo.md).  A toy 8-token response with per-token log-probs
 under the policy and the reference; the reward-model score lands on the last token and
 every token pays −β·(log π − log π_ref) (``kl_penalized_rewards``); advantages and returns
 come from ``gae``.
@@ -24,21 +24,22 @@ from alignment_math import gae, kl_estimators, kl_penalized_rewards
 from ._spec import Chart, Readout, Result, Series, Slider, widget
 
 PROMPT = "What is the capital of France?"
-TOKENS = ("Sure", "!", " The", " capital", " of", " France", " is", " Paris", ",", " friend", ".")
-# Short chart labels: any two neighbours together have at most 7 characters, so the 11 labels
-# do not run into each other on a 390 px phone (where " The capital of France" did); the full
-# tokens are in TOKENS and the full response is in the widget's note.
-LABELS = ("Sure", "!", "The", "cap.", "of", "Fr.", "is", "Paris", ",", "friend", ".")
+TOKENS = ("Sure", "!", " It", " is", " Paris", ",", " friend", ".")
+# Chart labels: the tokens without their leading space.  The response is short enough (8
+# tokens, any two neighbouring labels 7 characters or fewer) that the labels do not run into
+# each other on a 390 px phone, where an 11-token version's " The capital of France" did;
+# the full response is in the widget's note.
+LABELS = tuple(token.strip() for token in TOKENS)
 RESPONSE = "".join(TOKENS)
 # Log-probabilities of the sampled tokens.  The policy has learned a flattering opener and
 # closer ("Sure!", "friend") that the reference (SFT) model finds unlikely.
-POLICY_LOGPROBS = np.array([-0.3, -0.4, -0.5, -0.2, -0.05, -0.1, -0.05, -0.02, -0.9, -0.6, -0.1])
-REF_LOGPROBS = np.array([-3.0, -1.5, -0.8, -0.3, -0.05, -0.1, -0.1, -0.1, -1.2, -4.0, -0.3])
+POLICY_LOGPROBS = np.array([-0.3, -0.4, -0.6, -0.1, -0.05, -0.9, -0.6, -0.1])
+REF_LOGPROBS = np.array([-3.0, -1.5, -0.9, -0.2, -0.1, -1.2, -4.0, -0.3])
 # The toy's assumptions about the responses the policy samples for this prompt.
 MEAN_SCORE = 1.0  # their mean reward-model score: what an ideal critic expects at the end
 SCORE_SD = 1.0  # the standard deviation of their scores around that mean
 # How the reader's critic is wrong: V_t = V*_t + critic_error · ERROR_PATTERN[t].
-_PATTERN = np.array([0.6, -0.9, 1.1, -0.4, 0.8, -1.2, 0.5, -0.7, 1.3, -1.0, 0.9])
+_PATTERN = np.array([0.6, -0.9, 1.1, -0.4, 0.8, -1.2, 1.3, -1.0])
 ERROR_PATTERN = _PATTERN / np.sqrt(np.mean(_PATTERN**2))
 
 
@@ -126,7 +127,7 @@ def kl_shaped_rewards(
     )
     worst = int(np.argmin(rewards))
     note = (
-        f"The response: “{RESPONSE}” (chart labels abbreviated). The ideal critic expects "
+        f"The response: “{RESPONSE}” The ideal critic expects "
         f"a score of {MEAN_SCORE:g}; this response scored {score:g}."
     )
     return Result(
