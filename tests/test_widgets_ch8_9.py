@@ -283,3 +283,25 @@ def test_best_of_n_majority_at_two_equals_one_sample() -> None:
 def test_chapter_texts_have_no_leftover_placeholders() -> None:
     for reply in (texts.response_text([0.9, 0.9, 0.9, 0.9]), st.solve((True,) * 5)[1][0]):
         assert not re.search(r"[{}]", reply)
+
+
+def test_the_hook_renders_a_text_readout_as_a_block() -> None:
+    """docs/hooks/widgets.py: a kind="text" readout gets the am-readout--text box (full
+    width, line breaks kept by the CSS), its text escaped; value readouts are unchanged."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "docs" / "hooks" / "widgets.py"
+    spec = importlib.util.spec_from_file_location("widgets_hook_for_ch8_9", path)
+    assert spec and spec.loader
+    hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook)
+    html = hook.render_widget(get("step-toggles"), "w-step-toggles")
+    boxes = re.findall(r'<div class="(am-readout[^"]*)"><dt>[^<]*</dt><dd data-readout="(\w+)">',
+                       html)
+    assert ("am-readout am-readout--text", "chain") in boxes
+    assert ("am-readout", "prm") in boxes
+    chain = re.search(r'<dd data-readout="chain">(.*?)</dd>', html, re.S)
+    assert chain and "\n2. ✓ Muffins sold" in chain.group(1)
+    css = (path.parents[1] / "widgets" / "widgets.css").read_text(encoding="utf-8")
+    assert re.search(r"\.am-readout--text dd \{[^}]*white-space: pre-line", css)
