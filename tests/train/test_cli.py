@@ -296,3 +296,22 @@ def test_data_warnings_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert code == 0
     assert err == ("alignment-train: warning: dropped 1 of 2 SFT examples (max_length=8): "
                    "1 with an empty prompt\n")
+
+
+def test_data_flag_trains_on_jsonl_and_reports_bad_records(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("torch")
+    sft = tmp_path / "sft.jsonl"
+    sft.write_text("".join(json.dumps({"prompt": p + ":", "completion": c}) + "\n"
+                           for p, c in [("abcd", "abc"), ("ponm", "pon"), ("efgh", "hgf")] * 4))
+    small = ["steps=2", "batch_size=4", "eval_prompts=4", "threads=1", "max_length=24",
+             "max_new_tokens=8"]
+    assert cli.main(["sft", "--data", str(sft), "--set", *small,
+                     f"out_dir={tmp_path / 'out'}"]) == 0
+    s = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert s["after"]["eval_loss"] < s["before"]["eval_loss"]  # no true reward with your data
+    capsys.readouterr()
+    err = error(["dpo", "--data", str(sft), "--set", *small, f"init_from={tmp_path / 'out'}",
+                 f"out_dir={tmp_path / 'dpo'}"], capsys)
+    assert f"{sft} line 1: a preference record needs 'chosen' and 'rejected'" in err
+
