@@ -127,6 +127,12 @@ def test_unchanged_wording_says_why() -> None:
     assert "(No change: the principle was already satisfied.)" in text(result, "rounds_text")
     weak = run("critique-revision", start="evasive", rounds=1, strength=0.1)
     assert "(Wording unchanged: this edit was too small" in text(weak, "rounds_text")
+    # At strength 0.5 the same needless "Be helpful" round adds 0.0375 of unsupported
+    # claims (0.25 per unit of help added, 0.15 added): 0.3 → 0.3375 crosses 1/3, so an
+    # unsupported claim appears, and the widget says why the wording moved anyway.
+    side = text(run("critique-revision", selection="random", rounds=1), "rounds_text")
+    assert "Tenants almost always win" in side
+    assert side.endswith("the edit's side effects still changed the wording.)")
 
 
 def test_the_widget_says_its_texts_are_illustrative() -> None:

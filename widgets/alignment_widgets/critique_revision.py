@@ -94,13 +94,18 @@ def transcript(applied: list[int], states: list[np.ndarray]) -> str:
     for r, p in enumerate(applied):
         before, after = states[r], states[r + 1]
         revised = response_text(after)
+        _, a, sign = PRINCIPLES[p]
+        satisfied = level(float(before[a])) == ("high" if sign > 0 else "low")
         if revised == response_text(before):
-            _, a, sign = PRINCIPLES[p]
-            satisfied = level(float(before[a])) == ("high" if sign > 0 else "low")
             revised += (
                 " (No change: the principle was already satisfied.)"
                 if satisfied
                 else " (Wording unchanged: this edit was too small to change a sentence.)"
+            )
+        elif satisfied:
+            revised += (
+                " (The principle was already satisfied; the edit's side effects still "
+                "changed the wording.)"
             )
         blocks.append(
             f"Round {r + 1}, principle “{PRINCIPLES[p][0]}”\n"
