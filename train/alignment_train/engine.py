@@ -204,12 +204,16 @@ def unwrap(model: nn.Module) -> nn.Module:
 
 
 def enable_grad_checkpointing(model: nn.Module) -> None:
-    """Recompute activations per block in backward: ``gradient_checkpointing_enable`` for a
-    Hugging Face model, ``torch.utils.checkpoint`` around each block of our GPT."""
+    """Recompute activations per block in backward: transformers' own activation (gradient)
+    checkpointing for a Hugging Face model, ``torch.utils.checkpoint`` around each block of
+    our GPT (only while gradients are on: sampling and scoring run plainly)."""
     for m in model.modules():
         if isinstance(m, HFCausalLM):
-            m.hf.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-            m.hf.config.use_cache = False
+            if hasattr(m.hf, "activation_checkpointing_enable"):  # transformers >= 5.x
+                m.hf.activation_checkpointing_enable({"use_reentrant": False})
+            else:
+                m.hf.gradient_checkpointing_enable(
+                    gradient_checkpointing_kwargs={"use_reentrant": False})
             return
     from torch.utils.checkpoint import checkpoint
 
@@ -376,8 +380,9 @@ class Run:
         of ``idx`` and back-propagated, gradients are reduced across processes only after the
         last one (DDP ``no_sync`` / FSDP2 ``set_requires_gradient_sync``), so ``grad_accum=4,
         batch 2`` equals ``batch 8``. The loss must be finite on every process; then the
-        gradient norm is clipped (per optimizer) and every optimizer in ``opts`` steps. Returns the metrics
-        (with ``loss``), averaged over micro-batches."""
+        gradient norm is clipped (per optimizer) and every optimizer in ``opts`` steps. Returns
+        the metrics averaged over micro-batches, with ``loss`` and ``lr`` (the first
+        optimizer's learning rate at this step)."""
         opt_list = [opts] if isinstance(opts, torch.optim.Optimizer) else list(opts)
         idx = list(idx)
         n_micro = self.cfg.grad_accum
@@ -412,7 +417,7 @@ class Run:
                 params = [p for g in opt.param_groups for p in g["params"]]
                 torch.nn.utils.clip_grad_norm_(params, self.cfg.grad_clip)
             opt.step()
-        return {"loss": float(total), **sums}
+        return {"loss": float(total), **sums, "lr": opt_list[0].param_groups[0]["lr"]}
 
     def batches(self, n_examples: int, loss_fn: LossFn, opts: Optimizers) -> StepFn:
         """The step function of a supervised stage: each step draws a global batch from
