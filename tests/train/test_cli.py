@@ -122,6 +122,8 @@ def test_list_reflects_config_tables_and_set(tmp_path: Path,
     assert "\n  lr = 0.25   (default 0.0005)\n" in out  # --set wins; sft.lr is for sft only
     assert "\n  loss_type = 'ipo'   (default 'sigmoid')\n" in out
     assert "\n  seed = 0\n" in out  # unchanged: no "(default ...)"
+    code, out, err = run(["dpo", "--set", "lr=-1", "--list"], capsys)
+    assert code == 2 and "\n  lr = -1.0   (default 0.0005)\n" in out and "lr must be > 0" in err
     code, out, _ = run(["all", "--set", "steps=2", "dpo.beta=0.5", "--list"], capsys)
     assert code == 0 and out.count("  steps = 2   (default") == len(STAGES)
     assert out.count("  beta = 0.5") == 1 and "kto:\n" in out

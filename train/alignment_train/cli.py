@@ -357,6 +357,7 @@ def _main(args: argparse.Namespace) -> int:
                 cfg = parse_config(stage_entry(stage)[0], args.config, sets, stage=stage,
                                    stages=PIPELINE)
                 print(f"{stage}:\n{describe(stage, cfg)}")
+                cfg.validate()  # listed first, so a bad value is seen with the rest
             return 0
         stopped = _import("engine").TrainingStopped
         try:
