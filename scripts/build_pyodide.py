@@ -35,9 +35,11 @@ Sources:
   ``~/.cache/alignment-math/pyodide/`` so that a second build makes no network
   request;
 * our own wheels (``alignment_math`` only, not ``alignment_train``; and
-  ``alignment_widgets``) are built from the working tree on every run, with a
-  content-hash build tag in the file name so that a browser or service-worker
-  cache never serves a stale copy.  They ship as source, not py-compiled: compiling
+  ``alignment_widgets``) are built from the working tree on every run by the projects'
+  own build backend (``python -m build``: sdist, then the wheel from it) -- the same
+  wheel a release publishes, plus a content-hash build tag in the file name so that a
+  browser or service-worker cache never serves a stale copy.  They ship as source, not
+  py-compiled: compiling
   with a host Python 3.12 saved about 30 ms on importing alignment_math in Pyodide
   (of a ~3.5 s boot) and would cost the source lines in tracebacks.
 
@@ -48,15 +50,14 @@ every file against the lock's sha256, which Node's ``loadPackage`` does not do).
 from __future__ import annotations
 
 import argparse
-import base64
 import contextlib
 import hashlib
-import io
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 import urllib.error
@@ -88,8 +89,6 @@ CORE_SHA256 = {
 }
 #: the packages of the official lock the site loads (their dependencies follow).
 SITE_PACKAGES = ("numpy",)
-#: fixed timestamp for reproducible wheels (the zip format's earliest date).
-ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 MARKER = ".built-by-build_pyodide"
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -288,83 +287,61 @@ def fetch_official(lock: dict, names: list[str], cache: Path, source: str,
 # ----------------------------------------------------------------- our wheels
 
 
-def _package_files(pkg_dir: Path) -> Iterator[Path]:
-    for path in sorted(pkg_dir.rglob("*")):
-        rel = path.relative_to(pkg_dir)
-        if path.is_dir() or "__pycache__" in rel.parts or path.suffix in (".pyc", ".pyo"):
-            continue
-        if any(part.endswith(".egg-info") or part.startswith(".") for part in rel.parts):
-            continue
-        yield path
+#: the projects whose wheels the site serves (alignment_math only, not alignment_train)
+OWN_PROJECTS = (Path("."), Path("widgets"))
 
 
-def _record_hash(data: bytes) -> str:
-    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+def _run_build(args: list[str], env: dict[str, str]) -> None:
+    """``python -m build --no-isolation ARGS``: the PyPA front end calling the project's
+    own build backend (setuptools, from pyproject.toml), as `make dist` and a release do."""
+    cmd = [sys.executable, "-m", "build", "--no-isolation", *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-4:]
+        if "No module named build" in proc.stderr:
+            raise BuildError("the Python package `build` is missing; install the docs group "
+                             "(`pip install --group docs`, or run `make pyodide`)")
+        raise BuildError(f"building a wheel failed ({' '.join(args)}): " + " | ".join(tail))
 
 
-def build_wheel(name: str, version: str, pkg_dir: Path, requires: list[str],
-                summary: str, requires_python: str, out: Path) -> Path:
-    """A pure-Python wheel holding exactly one import package (reproducible bytes)."""
-    dist = name.replace("-", "_")
-    dist_info = f"{dist}-{version}.dist-info"
-    entries: list[tuple[str, bytes]] = []
-    for path in _package_files(pkg_dir):
-        arc = f"{pkg_dir.name}/{path.relative_to(pkg_dir).as_posix()}"
-        entries.append((arc, path.read_bytes()))
-    if not any(arc.endswith("/__init__.py") for arc, _ in entries):
-        raise BuildError(f"{pkg_dir} has no __init__.py: not a package")
-    meta = [
-        "Metadata-Version: 2.1",
-        f"Name: {name}",
-        f"Version: {version}",
-        f"Summary: {summary}",
-        f"Requires-Python: {requires_python}",
-        *(f"Requires-Dist: {req}" for req in requires),
-    ]
-    entries.append((f"{dist_info}/METADATA", ("\n".join(meta) + "\n").encode()))
-    entries.append((f"{dist_info}/WHEEL", (
-        b"Wheel-Version: 1.0\nGenerator: alignment-math build_pyodide.py\n"
-        b"Root-Is-Purelib: true\nTag: py3-none-any\n")))
-    entries.append((f"{dist_info}/top_level.txt", f"{pkg_dir.name}\n".encode()))
-    record = "".join(f"{arc},{_record_hash(data)},{len(data)}\n" for arc, data in entries)
-    record += f"{dist_info}/RECORD,,\n"
-    entries.append((f"{dist_info}/RECORD", record.encode()))
+def build_wheel(project: Path, out: Path) -> Path:
+    """The wheel of ``project`` exactly as its build backend makes it, via an sdist.
 
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for arc, data in entries:
-            info = zipfile.ZipInfo(arc, date_time=ZIP_EPOCH)
-            info.external_attr = 0o644 << 16
-            info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, data)
-    data = buf.getvalue()
-    # A build tag (must start with a digit) carrying the content hash: a changed
-    # wheel gets a new URL, so no cache can hand the browser a stale one.
-    build_tag = "0" + hashlib.sha256(data).hexdigest()[:12]
-    path = out / f"{dist}-{version}-{build_tag}-py3-none-any.whl"
-    path.write_bytes(data)
-    return path
-
-
-def _pyproject(path: Path) -> dict:
-    try:
-        import tomllib
-    except ModuleNotFoundError as exc:  # Python 3.10
-        raise BuildError("build_pyodide.py needs Python >= 3.11 (tomllib)") from exc
-    return tomllib.loads(path.read_text())["project"]
+    The sdist is built first and the wheel from the unpacked sdist (so no stale ``build/``
+    folder of the working tree can leak into it), with ``SOURCE_DATE_EPOCH`` fixed so the
+    bytes are reproducible. The wheel carries a build tag (the wheel format's build number,
+    written by the backend into its ``WHEEL`` file too) made from a hash of the sdist's
+    contents: a changed package gets a new file name, so no browser or service-worker cache
+    can serve a stale copy, while name and version stay those of the release.
+    """
+    env = {**os.environ, "SOURCE_DATE_EPOCH": "315532800"}  # 1980-01-01, the zip epoch
+    with tempfile.TemporaryDirectory(prefix="build_pyodide-") as tmp_name:
+        tmp = Path(tmp_name)
+        _run_build(["--sdist", "--outdir", str(tmp / "sdist"), str(project)], env)
+        (sdist,) = (tmp / "sdist").glob("*.tar.gz")
+        with tarfile.open(sdist) as tar:
+            members = sorted((m for m in tar.getmembers() if m.isfile()), key=lambda m: m.name)
+            digest = hashlib.sha256()
+            for member in members:
+                fh = tar.extractfile(member)
+                assert fh is not None
+                digest.update(member.name.encode() + b"\0" + fh.read() + b"\0")
+            if hasattr(tarfile, "data_filter"):  # 3.10.12+, 3.11.4+
+                tar.extractall(tmp / "src", filter="data")
+            else:  # an older patch release: the members come from the sdist we just built
+                tar.extractall(tmp / "src")
+        (src,) = (tmp / "src").iterdir()
+        build_tag = "0" + digest.hexdigest()[:12]  # a build number must start with a digit
+        _run_build(["--wheel", "--outdir", str(tmp / "wheel"),
+                    f"-C--build-option=--build-number={build_tag}", str(src)], env)
+        (wheel,) = (tmp / "wheel").glob("*.whl")
+        out.mkdir(parents=True, exist_ok=True)
+        return Path(shutil.copy2(wheel, out / wheel.name))
 
 
 def build_own_wheels(root: Path, out: Path) -> list[Path]:
-    math_meta = _pyproject(root / "pyproject.toml")
-    widgets_meta = _pyproject(root / "widgets" / "pyproject.toml")
-    wheels = []
-    for meta, pkg_dir in ((math_meta, root / "src" / "alignment_math"),
-                          (widgets_meta, root / "widgets" / "alignment_widgets")):
-        wheels.append(build_wheel(
-            name=meta["name"], version=meta["version"], pkg_dir=pkg_dir,
-            requires=list(meta.get("dependencies", [])), summary=meta.get("description", ""),
-            requires_python=meta.get("requires-python", ">=3.10"), out=out))
-    return wheels
+    """alignment-math's and alignment-widgets' wheels, in that order."""
+    return [build_wheel(root / project, out) for project in OWN_PROJECTS]
 
 
 # --------------------------------------------------------------------- lock

@@ -138,20 +138,30 @@ def test_our_wheels_hold_one_package_each_and_are_reproducible(build_pyodide: Mo
     assert "alignment_math/__init__.py" in names
     assert not any(n.endswith((".pyc", "/")) or "__pycache__" in n for n in names)
     assert "Requires-Dist: numpy" in metadata
+    with zipfile.ZipFile(math_whl) as zf:  # the backend's wheel: build tag written by it too
+        assert f"Build: {math_whl.name.split('-')[2]}" in zf.read(
+            "alignment_math-0.1.0.dist-info/WHEEL").decode()
     with zipfile.ZipFile(widgets_whl) as zf:
         assert "alignment_widgets/_spec.py" in zf.namelist()
         assert "Requires-Dist: alignment-math" in zf.read(
             "alignment_widgets-0.1.0.dist-info/METADATA").decode()
 
 
+def _demo_project(root: Path, dependencies: list[str]) -> Path:
+    """A one-module project with the given runtime dependencies (built by the backend)."""
+    (root / "demo_pkg").mkdir(parents=True)
+    (root / "demo_pkg" / "__init__.py").write_text("")
+    deps = ", ".join(f'"{d}"' for d in dependencies)
+    (root / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["setuptools>=77"]\nbuild-backend = "setuptools.build_meta"\n'
+        f'[project]\nname = "demo-pkg"\nversion = "1.0"\ndependencies = [{deps}]\n')
+    return root
+
+
 def test_a_dependency_the_site_lacks_is_a_clear_error(build_pyodide: ModuleType,
                                                       tmp_path: Path) -> None:
-    pkg = tmp_path / "demo_pkg"
-    pkg.mkdir()
-    (pkg / "__init__.py").write_text("")
-    wheel = build_pyodide.build_wheel(
-        name="demo-pkg", version="1.0", pkg_dir=pkg, requires=["numpy", "scipy>=1"],
-        summary="", requires_python=">=3.10", out=tmp_path)
+    wheel = build_pyodide.build_wheel(_demo_project(tmp_path / "bad", ["numpy", "scipy>=1"]),
+                                      tmp_path / "wheels-bad")
     official = {
         "info": {"arch": "wasm32", "platform": "emscripten_3_1_58", "version": "0.27.7",
                  "python": "3.12.7", "abi_version": "2024_0"},
@@ -163,9 +173,7 @@ def test_a_dependency_the_site_lacks_is_a_clear_error(build_pyodide: ModuleType,
     with pytest.raises(build_pyodide.BuildError, match="scipy"):
         build_pyodide.write_site_lock(official, ["numpy"], [wheel], tmp_path)
     # without the stray dependency the lock is written and keeps info.version
-    ok = build_pyodide.build_wheel(
-        name="demo-pkg", version="1.0", pkg_dir=pkg, requires=["numpy"], summary="",
-        requires_python=">=3.10", out=tmp_path)
+    ok = build_pyodide.build_wheel(_demo_project(tmp_path / "ok", ["numpy"]), tmp_path)
     lock = build_pyodide.write_site_lock(official, ["numpy"], [ok], tmp_path)
     assert lock["info"]["version"] == "0.27.7"
     assert lock["packages"]["demo-pkg"]["depends"] == ["numpy"]
