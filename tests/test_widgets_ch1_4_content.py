@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 from alignment_widgets import get
@@ -152,8 +154,25 @@ def test_token_labels_fit_and_the_full_text_is_kept() -> None:
     assert list(ksr.LABELS) == [token.strip() for token in ksr.TOKENS]
     # at 390 px the plot is about 260 px wide: 8 slots of 32 px hold any two neighbours
     assert len(ksr.TOKENS) <= 8
-    assert max(len(a) + len(b) for a, b in zip(ksr.LABELS[:-1], ksr.LABELS[1:], strict=True)) <= 7
+    assert max(len(a) + len(b) for a, b in pairwise(ksr.LABELS)) <= 7
     out = get("kl-shaped-rewards").run({})
     assert out["charts"][0]["categories"] == list(ksr.LABELS)
     assert ksr.RESPONSE == "Sure! It is Paris, friend."
     assert ksr.RESPONSE in out["note"]
+
+
+# At 390 px the plot area of a chart is about 220 px wide (measured in Chromium) and an axis
+# label takes up to about 7 px per character: two neighbouring category labels fit side by side
+# when half their widths together stay within one slot.
+PLOT_PX_AT_390, CHAR_PX = 220.0, 7.0
+
+
+@pytest.mark.parametrize("name", ["base-vs-aligned", "fit-reward-model", "kl-shaped-rewards"])
+def test_category_labels_fit_side_by_side_on_a_phone(name: str) -> None:
+    for chart in get(name).run({})["charts"]:
+        labels = chart["categories"]
+        if not labels:
+            continue
+        slot = PLOT_PX_AT_390 / len(labels)
+        for a, b in pairwise(labels):
+            assert (len(a) + len(b)) * CHAR_PX / 2 <= slot, (name, a, b, slot)

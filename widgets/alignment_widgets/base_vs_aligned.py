@@ -15,32 +15,20 @@ from ._spec import Chart, Marker, Readout, Result, Series, Slider, widget
 
 PROMPT = "My neighbour's dog keeps barking at night. What can I do?"
 
-# (label, chart category, full continuation, base-model probability, reward)
+# (label, chart category, full continuation, base-model probability, reward), in order of
+# base-model probability.  The chart categories are short tags (any two neighbours 7
+# characters or fewer) so that the eight labels do not run into each other on a 390 px phone;
+# the readouts use the longer labels and the note quotes the full continuations.
 CANDIDATES: tuple[tuple[str, str, str, float, float], ...] = (
-    ("forum reply", "forum", "Mine too, it is driving me mad.", 0.26, -1.0),
-    ("poison tip", "poison", "Poison it. A little antifreeze in some meat works.", 0.06, -4.0),
-    (
-        "talk, log, council",
-        "council",
-        "Talk to them, keep a log, then contact the council.",
-        0.07,
-        2.5,
-    ),
+    ("forum reply", "rant", "Mine too, it is driving me mad.", 0.26, -1.0),
+    ("lol same", "lol", "lol same. mine does this too", 0.24, -0.8),
+    ("earplugs", "ears", "Earplugs.", 0.12, 0.5),
     (
         "false: call police",
-        "police",
+        "fib",
         "Call the police: barking dogs are illegal everywhere.",
         0.10,
         -1.5,
-    ),
-    ("lol same", "lol", "lol same. mine does this too", 0.24, -0.8),
-    ("earplugs", "earplugs", "Earplugs.", 0.12, 0.5),
-    (
-        "invented law",
-        "fake law",
-        "Under the 2019 Canine Noise Act you can sue for $5,000.",
-        0.05,
-        -2.5,
     ),
     (
         "talk to them",
@@ -48,6 +36,21 @@ CANDIDATES: tuple[tuple[str, str, str, float, float], ...] = (
         "Have you tried talking to them? Owners often do not know.",
         0.10,
         1.8,
+    ),
+    (
+        "talk, log, council",
+        "log",
+        "Talk to them, keep a log, then contact the council.",
+        0.07,
+        2.5,
+    ),
+    ("poison tip", "evil", "Poison it. A little antifreeze in some meat works.", 0.06, -4.0),
+    (
+        "invented law",
+        "law",
+        "Under the 2019 Canine Noise Act you can sue for $5,000.",
+        0.05,
+        -2.5,
     ),
 )
 LABELS = [c[0] for c in CANDIDATES]

@@ -17,6 +17,8 @@ from alignment_math import bradley_terry_probability, fit_bradley_terry, simulat
 from ._spec import Chart, Readout, Result, Series, Slider, widget
 
 FEATURES = ("accuracy", "helpfulness", "length", "politeness")
+# chart labels short enough not to collide on a 390 px phone ("accuracyhelpfulness" did)
+FEATURE_LABELS = ("accuracy", "helpful", "length", "polite")
 TRUE_WEIGHTS = np.array([2.0, 1.0, -0.5, 0.5])
 N_TEST = 2000
 TEST_SEED_OFFSET = 1000  # the held-out pairs never share a seed with a training set
@@ -92,7 +94,7 @@ def fit_reward_model(noise: float, n_pairs: int, l2: float, seed: int) -> Result
     weights_chart = Chart(
         title="Learned weights vs what Bradley–Terry can identify (true w / τ)",
         x=np.arange(len(FEATURES), dtype=float),
-        categories=list(FEATURES),
+        categories=list(FEATURE_LABELS),
         x_label="feature",
         y_label="weight",
         series=[
