@@ -182,3 +182,23 @@ def test_grad_checkpointing_recomputes_each_block_in_backward() -> None:
     with torch.no_grad():
         model(torch.randint(0, 20, (2, 8)))
     assert calls["n"] == 6  # sampling and scoring: no checkpoint
+
+
+def test_heldout_split_of_your_data(tmp_path: Path) -> None:
+    from alignment_train.sources import _cut_left, split_records
+
+    rows = [{"prompt": f"p{i}", "completion": "c"} for i in range(40)]
+    one = tmp_path / "all.jsonl"
+    one.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    train, held = split_records(str(one))  # one file: its last 5 % are held out
+    assert [r["prompt"] for r in held] == ["p38", "p39"] and len(train) == 38
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "train.jsonl").write_text(one.read_text())
+    (tmp_path / "d" / "test.jsonl").write_text(json.dumps(rows[0]) + "\n")
+    train, held = split_records(str(tmp_path / "d"))  # a test split is used as it is
+    assert len(train) == 40 and len(held) == 1
+    (tmp_path / "tiny.jsonl").write_text(json.dumps(rows[0]) + "\n")
+    with pytest.raises(ConfigError, match="need at least 2"):
+        split_records(str(tmp_path / "tiny.jsonl"))
+    assert _cut_left([1, 5, 6, 7, 8], 3, bos=1) == [1, 7, 8]  # BOS kept, then the end
+    assert _cut_left([5, 6, 7, 8], 3, bos=1) == [6, 7, 8]

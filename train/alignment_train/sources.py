@@ -75,9 +75,17 @@ def examples(cfg: Any, kind: str, tok: Tokenizer, synthetic: Callable[[], list[A
     budget = cfg.max_length if kind != "prompt" else (prompt_budget or cfg.max_length)
     train_recs, held_recs = split_records(cfg.data)
     train, held = convert(train_recs, tok, budget), convert(held_recs, tok, budget)
-    prompts = [r if kind == "prompt" else r[0] for r in held]
-    prompts = [p[-max(1, cfg.max_length - cfg.max_new_tokens):] for p in prompts]
+    room = max(1, cfg.max_length - cfg.max_new_tokens)  # prompts to sample from, cut left
+    prompts = [_cut_left(r if kind == "prompt" else r[0], room, tok.bos_id) for r in held]
     return Source([*train, *held], len(train), prompts[: cfg.eval_prompts])
+
+
+def _cut_left(p: list[int], n: int, bos: int | None) -> list[int]:
+    """The last ``n`` tokens of ``p``, keeping a leading BOS."""
+    if len(p) <= n:
+        return p
+    head = p[:1] if bos is not None and p[:1] == [bos] and n > 1 else []
+    return head + p[len(p) - (n - len(head)):]
 
 
 @torch.no_grad()
