@@ -10,6 +10,8 @@ are ``all_gather_cat`` and ``global_masked_moments`` in ``common.py``.
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 import torch.distributed as dist
 from torch import nn
@@ -55,6 +57,9 @@ def fully_shard_model(model: nn.Module, device: torch.device, bf16: bool) -> nn.
           if bf16 else MixedPrecisionPolicy())
     from torch.distributed.fsdp import register_fsdp_forward_method
 
+    # Our GPT's blocks also return their key/value cache, views that nothing changes in
+    # place: FSDP2's warning about in-place ops on returned views does not apply.
+    warnings.filterwarnings("ignore", message=r"FSDP2-wrapped module \(FSDPBlock\) returned a view")
     for block in decoder_blocks(model):
         fully_shard(block, mesh=mesh, mp_policy=mp)
     fully_shard(model, mesh=mesh, mp_policy=mp)
