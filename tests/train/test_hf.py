@@ -135,6 +135,8 @@ def test_kv_cached_decoding_equals_full_forward(llama_dir: Path) -> None:
         for i, p in enumerate(prompts):
             torch.testing.assert_close(first[i], model(torch.tensor([p]))[0][0, -1])
             torch.testing.assert_close(second[i], model(torch.tensor([[*p, 11 + i]]))[0][0, -1])
+        right = torch.tensor([[*p, *[0] * (L - len(p))] for p in prompts])  # logits_to_keep
+        torch.testing.assert_close(model(right, keep=3)[0], model(right)[0][:, -3:])
 
 
 def test_untied_bf16_model_trains_sft_then_rm_and_dpo(llama_dir: Path, tmp_path: Path) -> None:

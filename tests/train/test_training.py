@@ -215,3 +215,17 @@ def test_whiten_matches_the_masked_formula() -> None:
     on = x[mask.bool()]
     want = (x - on.mean()) / on.var(unbiased=False).add(1e-8).sqrt() * mask
     torch.testing.assert_close(whiten(x, mask), want)
+
+
+def test_logits_of_the_responses_only_equal_the_full_ones() -> None:
+    from alignment_train.common import collate, logits_needed, response_logps, token_logps
+    from alignment_train.model import GPT, GPTConfig
+
+    torch.manual_seed(3)
+    m = GPT(GPTConfig(vocab_size=20))
+    ids, mask = collate([[1, 5, 6, 3], [1, 7, 7, 8, 9, 3]], [[4, 2], [5, 6, 7, 2]], 0)
+    k = logits_needed(mask)
+    assert k == ids.shape[1] - 4 + 1  # from the token before the first response token (col 4)
+    full = m(ids)[0]
+    torch.testing.assert_close(m(ids, keep=k)[0], full[:, -k:])
+    torch.testing.assert_close(response_logps(m, ids, mask), token_logps(full, ids) * mask)

@@ -119,10 +119,20 @@ def selective_log_softmax(logits: torch.Tensor, labels: torch.Tensor) -> torch.T
 def token_logps(logits: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
     """``log pi(ids[:, t] | ids[:, :t])`` aligned with ``ids``: ``(B, T)``, column 0 is 0.
 
-    Computed in float32 even under bf16 autocast (see :func:`selective_log_softmax`).
+    ``logits`` are those of all ``T`` positions, or of the last ``k`` (``model(ids, keep=k)``):
+    then the first ``T - k + 1`` columns are 0. Computed in float32 even under bf16 autocast
+    (see :func:`selective_log_softmax`).
     """
-    picked = selective_log_softmax(logits[:, :-1], ids[:, 1:])  # (B, T-1)
-    return F.pad(picked, (1, 0))  # (B, T)
+    start = ids.shape[1] - logits.shape[1]  # position of the first logit
+    picked = selective_log_softmax(logits[:, :-1], ids[:, start + 1 :])  # (B, k-1)
+    return F.pad(picked, (start + 1, 0))  # (B, T)
+
+
+def logits_needed(mask: torch.Tensor) -> int:
+    """How many last positions' logits score every response token of ``mask (B, T)``: from
+    the position before the earliest response token on (0 = all, for an empty mask)."""
+    cols = torch.nonzero(mask.detach().any(0)).flatten()
+    return int(mask.shape[1] - int(cols[0]) + 1) if len(cols) else 0
 
 
 def masked_mean(x: torch.Tensor, mask: torch.Tensor, dim: int | None = None) -> torch.Tensor:
@@ -138,8 +148,9 @@ def sequence_logps(tok_lp: torch.Tensor, mask: torch.Tensor, average: bool = Fal
 
 
 def response_logps(model: nn.Module, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Per-token log-probs of the response tokens ``(B, T)``, zero elsewhere."""
-    logits, _ = model(ids)  # (B, T, V)
+    """Per-token log-probs of the response tokens ``(B, T)``, zero elsewhere; the output layer
+    runs only from the position before the earliest response token on."""
+    logits, _ = model(ids, keep=logits_needed(mask))  # (B, k, V)
     return token_logps(logits, ids) * mask  # (B, T)
 
 
@@ -213,8 +224,7 @@ def precompute_logps(
                             pad_id)
         ids, mask = ids.to(device), mask.to(device)
         with (autocast or contextlib.nullcontext)():
-            logits, _ = model(ids)  # (b, T, V)
-            lp = sequence_logps(token_logps(logits, ids), mask, average).float().cpu()
+            lp = sequence_logps(response_logps(model, ids, mask), mask, average).float().cpu()
         out[chunk] = lp
     if world > 1:
         out = all_gather_cat(out.to(device)).cpu()
@@ -326,9 +336,11 @@ def evaluate(
         texts += [tok.decode(r) for r in responses]
         ids, mask = collate(enc, responses, tok.pad_id)
         ids, mask = ids.to(device), mask.to(device)
+        keep = logits_needed(mask)
         with (autocast or contextlib.nullcontext)():
-            lp, lq = policy(ids)[0], ref(ids)[0]  # (b, T, V)
-        kl = F.pad(token_kl(lp[:, :-1], lq[:, :-1]), (1, 0))  # position t-1 predicts token t
+            lp, lq = policy(ids, keep=keep)[0], ref(ids, keep=keep)[0]  # (b, k, V)
+        start = ids.shape[1] - lp.shape[1]  # position t-1 predicts token t
+        kl = F.pad(token_kl(lp[:, :-1], lq[:, :-1]), (start + 1, 0))  # (b, T)
         kls.append((kl * mask).sum(-1).cpu())  # (b,)
     policy.train(was_training)
     rewards = [task.true_reward(p, t) for p, t in zip(prompts, texts, strict=True)]

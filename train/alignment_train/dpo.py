@@ -19,8 +19,8 @@ from .common import (
     evaluate,
     pair_batch,
     precompute_logps,
+    response_logps,
     sequence_logps,
-    token_logps,
 )
 from .engine import BaseConfig, Run, flush_denormals, frozen_copy, start_model
 from .sources import examples
@@ -136,9 +136,8 @@ def train(cfg: DPOConfig, resume: bool = False, data: Tokenized | None = None) -
     def loss_fn(il: list[int]) -> tuple[torch.Tensor, dict[str, float]]:
         b = len(il)
         ids, mask = pair_batch(P, C, R, il, tok.pad_id, run.device)  # chosen rows, then rejected
-        with run.autocast():
-            logits, _ = policy(ids)  # (2b, T, V)
-        logps = sequence_logps(token_logps(logits, ids), mask, average=avg)  # (2b,)
+        with run.autocast():  # logits only from the responses on
+            logps = sequence_logps(response_logps(policy, ids, mask), mask, average=avg)  # (2b,)
         pc, pr = logps[:b], logps[b:]
         rc, rr = ref_c[il].to(run.device), ref_r[il].to(run.device)  # (b,)
         loss = dpo_loss(pc, pr, rc, rr, cfg.beta, cfg.loss_type, cfg.label_smoothing).mean()

@@ -22,8 +22,8 @@ from .common import (
     encode_response,
     evaluate,
     precompute_logps,
+    response_logps,
     sequence_logps,
-    token_logps,
 )
 from .engine import BaseConfig, Run, flush_denormals, frozen_copy, start_model
 from .sources import examples
@@ -110,17 +110,16 @@ def train(cfg: KTOConfig, resume: bool = False) -> dict[str, Any]:
     def loss_fn(il: list[int]) -> tuple[torch.Tensor, dict[str, float]]:
         ids, mask = collate([P[i] for i in il], [Y[i] for i in il], tok.pad_id)
         ids, mask = ids.to(run.device), mask.to(run.device)
-        with run.autocast():
-            logits, _ = policy(ids)  # (B, T, V)
-        logps = sequence_logps(token_logps(logits, ids), mask)  # (B,)
+        with run.autocast():  # logits only from the responses on
+            logps = sequence_logps(response_logps(policy, ids, mask), mask)  # (B,)
         # reference point from mismatched pairs (x_i, y_{i+1}; i+1 the next example of the
         # global batch, whatever the number of processes), no gradient
         shifted = run.mismatched(il)
         mids, mmask = collate([P[i] for i in il], [Y[i] for i in shifted], tok.pad_id)
         mids, mmask = mids.to(run.device), mmask.to(run.device)
         with torch.no_grad(), run.autocast():
-            mis_pol = sequence_logps(token_logps(run.inner(policy)(mids)[0], mids), mmask)  # (B,)
-            mis_ref = sequence_logps(token_logps(ref(mids)[0], mids), mmask)  # (B,)
+            mis_pol = sequence_logps(response_logps(run.inner(policy), mids, mmask), mmask)  # (B,)
+            mis_ref = sequence_logps(response_logps(ref, mids, mmask), mmask)  # (B,)
         # z0 over the global batch: gathered from every process before the mean and clamp
         z0 = kto_reference_point(all_gather_cat(mis_pol), all_gather_cat(mis_ref))
         d = D[il].to(run.device)

@@ -3,7 +3,8 @@
 Every language model used by the trainers has one interface:
 
 * ``logits, hidden = model(ids)`` with ``ids (B, T)``: ``logits (B, T, V)`` and the last hidden
-  states ``(B, T, C)`` (training and scoring);
+  states ``(B, T, C)`` (training and scoring); ``model(ids, keep=k)`` computes the logits of
+  the last ``k`` positions only, ``(B, k, V)`` (a prompt's logits are never needed);
 * ``model.hidden_states(ids)``: only the last hidden states, without the output layer (no
   ``B x T x V`` activation; what reward models and critics read);
 * ``logits, cache = model.decode(ids, attention_mask, position_ids, cache)``: the next-token
@@ -16,6 +17,7 @@ linear scalar head (:class:`ScalarModel`).
 
 from __future__ import annotations
 
+import functools
 import inspect
 import math
 from dataclasses import dataclass
@@ -122,9 +124,10 @@ class GPT(nn.Module):
             x, _ = block(x)
         return self.ln_f(x)  # type: ignore[no-any-return]
 
-    def forward(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, ids: torch.Tensor, keep: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.hidden_states(ids)  # (B, T, C)
-        return h @ self.wte.weight.T, h  # logits (B, T, V), hidden (B, T, C)
+        out = h[:, -keep:] if keep else h  # the positions whose logits are wanted
+        return out @ self.wte.weight.T, h  # logits (B, keep or T, V), hidden (B, T, C)
 
     def decode(self, ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor,
                cache: list[KV] | None = None) -> tuple[torch.Tensor, list[KV]]:
@@ -162,10 +165,15 @@ class HFCausalLM(nn.Module):
     def hidden_size(self) -> int:
         return int(self.hf.config.hidden_size)
 
-    def forward(self, ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def forward(self, ids: torch.Tensor, keep: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
         # Right padding + causal attention: real tokens never attend to the pads after them.
+        if keep and _accepts(type(self.hf), "logits_to_keep"):
+            out = self.hf(input_ids=ids, output_hidden_states=True, use_cache=False,
+                          logits_to_keep=keep)
+            return out.logits, out.hidden_states[-1]  # (B, keep, V), (B, T, C)
         out = self.hf(input_ids=ids, output_hidden_states=True, use_cache=False)
-        return out.logits, out.hidden_states[-1]  # (B, T, V), (B, T, C)
+        logits = out.logits[:, -keep:] if keep else out.logits
+        return logits, out.hidden_states[-1]  # (B, keep or T, V), (B, T, C)
 
     def hidden_states(self, ids: torch.Tensor) -> torch.Tensor:
         """The backbone's last hidden state ``(B, T, C)``; the output layer is never called."""
@@ -185,9 +193,14 @@ class HFCausalLM(nn.Module):
         return out is None or out.weight is self.hf.get_input_embeddings().weight
 
 
+@functools.cache
+def _accepts(cls: type, name: str) -> bool:
+    return name in inspect.signature(cls.forward).parameters
+
+
 def _cache_argument(cls: type) -> str:
     """transformers 5 calls the key/value cache ``cache``; 4.x called it ``past_key_values``."""
-    return "cache" if "cache" in inspect.signature(cls.forward).parameters else "past_key_values"
+    return "cache" if _accepts(cls, "cache") else "past_key_values"
 
 
 class ScalarModel(nn.Module):

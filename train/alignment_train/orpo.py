@@ -20,8 +20,8 @@ from .common import (
     encode_response,
     evaluate,
     pair_batch,
+    response_logps,
     sequence_logps,
-    token_logps,
 )
 from .engine import BaseConfig, Run, flush_denormals, frozen_copy, load_model, start_model
 from .sources import examples
@@ -99,9 +99,8 @@ def train(cfg: ORPOConfig, resume: bool = False) -> dict[str, Any]:
     def loss_fn(il: list[int]) -> tuple[torch.Tensor, dict[str, float]]:
         b = len(il)
         ids, mask = pair_batch(P, C, R, il, tok.pad_id, run.device)  # chosen rows, then rejected
-        with run.autocast():
-            logits, _ = policy(ids)  # (2b, T, V)
-        avg = sequence_logps(token_logps(logits, ids), mask, average=True)  # (2b,)
+        with run.autocast():  # logits only from the responses on
+            avg = sequence_logps(response_logps(policy, ids, mask), mask, average=True)  # (2b,)
         avg = avg.clamp(max=-1e-6)  # log odds needs p < 1
         chosen, rejected = avg[:b], avg[b:]
         loss = orpo_loss(-chosen, chosen, rejected, cfg.lam).mean()

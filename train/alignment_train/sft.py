@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from .common import build_model, collate, encode_prompt, encode_response, evaluate, token_logps
+from .common import build_model, collate, encode_prompt, encode_response, evaluate, response_logps
 from .engine import BaseConfig, Run, flush_denormals, frozen_copy
 from .sources import examples
 from .task import Task
@@ -59,9 +59,8 @@ def train(cfg: SFTConfig, resume: bool = False) -> dict[str, Any]:
     def loss_fn(idx: list[int]) -> tuple[torch.Tensor, dict[str, float]]:
         ids, mask = collate([enc[i][0] for i in idx], [enc[i][1] for i in idx], tok.pad_id)
         ids, mask = ids.to(run.device), mask.to(run.device)
-        with run.autocast():
-            logits, _ = policy(ids)  # (B, T, V)
-        return sft_loss(token_logps(logits, ids), mask), {}
+        with run.autocast():  # logits only from the responses on
+            return sft_loss(response_logps(policy, ids, mask), mask), {}
 
     def report(m: torch.nn.Module) -> dict[str, Any]:
         return run.measure(src, m, init, tok, loss_fn, lambda: evaluate(
