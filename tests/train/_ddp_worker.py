@@ -50,6 +50,9 @@ def main() -> None:
     fsdp = {**ddp_settings(sft_dir), "fsdp": True, "ckpt_every": 1}
     dpo.train(dpo.DPOConfig(**fsdp, out_dir=f"{out}/fsdp"))
     killed_then_resumed(dpo.train, dpo.DPOConfig(**fsdp, out_dir=f"{out}/fsdp_resumed"), 2)
+    # gradient accumulation across processes: DDP no_sync, FSDP2 set_requires_gradient_sync
+    dpo.train(dpo.DPOConfig(**ddp_settings(sft_dir), grad_accum=2, out_dir=f"{out}/ddp_accum"))
+    dpo.train(dpo.DPOConfig(**fsdp, grad_accum=2, out_dir=f"{out}/fsdp_accum"))
     # tiny GPT, DDP PPO (each process samples its own stream): resume is bit-exact
     kw = tiny(init_from=sft_dir, reward_from="true", steps=3, ckpt_every=1, batch_size=8)
     ppo.train(ppo.PPOConfig(**kw, out_dir=f"{out}/ppo"))

@@ -21,10 +21,12 @@ def rows(path: Path) -> list[dict[str, float]]:
     return [{k: v for k, v in r.items() if k != "ms_per_step"} for r in out if "summary" not in r]
 
 
-def test_fsdp2_two_processes_match_one(torchrun_out: Path, dpo_single: Path) -> None:
-    two, one = rows(torchrun_out / "fsdp"), rows(dpo_single)
+@pytest.mark.parametrize("name", ["fsdp", "fsdp_accum", "ddp_accum"])
+def test_fsdp2_two_processes_match_one(torchrun_out: Path, dpo_single: Path, name: str) -> None:
+    """FSDP2 (and both wrappers with 2 micro-batches per process) equal 1 process."""
+    two, one = rows(torchrun_out / name), rows(dpo_single)
     assert [r["loss"] for r in two] == pytest.approx([r["loss"] for r in one], rel=1e-5)
-    a, b = load_model(torchrun_out / "fsdp")[0].state_dict(), load_model(dpo_single)[0].state_dict()
+    a, b = load_model(torchrun_out / name)[0].state_dict(), load_model(dpo_single)[0].state_dict()
     assert set(a) == set(b)
     for k in a:  # the exported model is the full (gathered) state dict, not a shard
         assert a[k].shape == b[k].shape
