@@ -1,26 +1,39 @@
-"""DPO throughput: our trainer vs TRL's DPOTrainer on the same model, data and settings.
+"""DPO throughput: our trainer vs TRL's DPOTrainer at its best comparable settings.
 
-    .venv/bin/python scripts/bench_train.py [--runs 3]
+    .venv/bin/python scripts/bench_train.py [--runs 5]
 
-Workload (issue 6): GPT-2-shaped model from transformers.GPT2Config(n_layer=2, n_head=4,
-n_embd=128, n_positions=256), random init (seed 0), fp32; a byte-level BPE tokenizer of 260
-tokens trained here with `tokenizers`; 256 synthetic pairs (prompts 31-51 tokens, chosen and
-rejected 28-62, EOS included); batch 8, sigmoid loss, beta 0.1, lr 1e-4, 32 steps, 2 torch
-threads. Tokens per step = prompt+chosen plus prompt+rejected tokens the policy reads.
-The first 4 steps are not timed; each trainer runs --runs times, alternating; per run the
-median ms/step over steps 5-32 is taken (robust to stalls caused by other load on a shared
-machine), and the median and the best run are reported. TRL (pip install 'alignment-math[bench]')
-is optional: without it only our figures are printed.
-A benchmark, not a test: timings depend on the machine and on its other load.
+Workload: GPT-2-shaped model from transformers.GPT2Config(n_layer=2, n_head=4, n_embd=128,
+n_positions=256), random init (seed 0), fp32 on CPU; a byte-level BPE tokenizer of 260 tokens
+trained here with `tokenizers`; 256 synthetic pairs (prompts 31-51 tokens, chosen and rejected
+28-62, EOS included); batch 8, sigmoid loss, beta 0.1, lr 1e-4, gradient clipping at 1, 32
+steps, 2 torch threads, both trainers in this one process on the same model folder and data.
+Tokens per step = prompt+chosen plus prompt+rejected tokens the policy reads.
+
+What makes it fair: both trainers compute the reference log-probs once before training
+(ours always does; TRL with `precompute_ref_log_probs=True`), so each step is one policy
+forward and backward for both; same dtype (fp32), threads, batch, model, data and lengths
+(no truncation: TRL `max_length=None`); no evaluation and no checkpoints during the timed
+steps (TRL `save_strategy="no"`, no eval dataset; ours `ckpt_every` beyond the run); both log
+every step (TRL `logging_steps=1`, ours `log_every=1`). TRL keeps its defaults otherwise
+(its fused AdamW, its per-step metrics). Both first-step losses are printed: ln 2, since
+policy = reference at step 1.
+Timing: the first 4 steps are not timed; the trainers run --runs times each, alternating;
+per run the median ms/step over steps 5-32 (ours from its metrics.jsonl, TRL from a
+callback around each step), then the median and the best run. TRL (pip install
+'alignment-math[bench]', which pins trl==1.16.0) is optional: without it only our figures are
+printed. A benchmark, not a test: absolute times depend on the machine and on its other load
+(the ratio much less); `uptime` is printed with the figures.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import importlib.util
 import json
 import math
+import os
 import random
 import statistics
 import sys
@@ -103,7 +116,7 @@ def make_model(path: Path) -> None:
 def run_ours(model_dir: Path, ids: list[tuple[list[int], ...]], out: Path) -> dict[str, float]:
     from alignment_train import dpo
 
-    cfg = dpo.DPOConfig(model=str(model_dir), out_dir=str(out), steps=STEPS, batch_size=BATCH,
+    cfg = dpo.DPOConfig(model=str(model_dir), init_from="", out_dir=str(out), steps=STEPS, batch_size=BATCH,
                         beta=0.1, lr=1e-4, warmup=0, log_every=1, ckpt_every=10**9, threads=2,
                         eval_prompts=4, grad_clip=1.0)
     dpo.train(cfg, data=ids)  # type: ignore[arg-type]
@@ -131,7 +144,8 @@ def run_trl(model_dir: Path, text: list[dict[str, str]], out: Path) -> dict[str,
     args = DPOConfig(output_dir=str(out), per_device_train_batch_size=BATCH, learning_rate=1e-4,
                      max_steps=STEPS, beta=0.1, loss_type=["sigmoid"], logging_steps=1,
                      report_to="none", save_strategy="no", use_cpu=True, seed=0,
-                     dataloader_num_workers=0, max_length=None, disable_tqdm=True)
+                     dataloader_num_workers=0, max_length=None, disable_tqdm=True,
+                     precompute_ref_log_probs=True)
     trainer = DPOTrainer(model=model, ref_model=copy.deepcopy(model), args=args,
                          train_dataset=datasets.Dataset.from_list(text), processing_class=tok,
                          callbacks=[Clock()])
@@ -161,11 +175,16 @@ def main() -> int:
         text, ids = make_pairs(tok)
         tokens = BATCH * statistics.fmean(2 * len(p) + len(c) + len(r) for p, c, r in ids)
         results: dict[str, list[dict[str, float]]] = {"ours": [], "trl": []}
-        for k in range(args.runs):
-            results["ours"].append(run_ours(root / "model", ids, root / f"ours{k}"))
-            if have_trl:
-                results["trl"].append(run_trl(root / "model", text, root / f"trl{k}"))
-    report = {"tokens_per_step": round(tokens, 1), "ln2": math.log(2)}
+        load_before = os.getloadavg()
+        with contextlib.redirect_stdout(sys.stderr):  # TRL prints its logs; keep stdout JSON
+            for k in range(args.runs):
+                results["ours"].append(run_ours(root / "model", ids, root / f"ours{k}"))
+                if have_trl:
+                    results["trl"].append(run_trl(root / "model", text, root / f"trl{k}"))
+    report: dict[str, object] = {
+        "tokens_per_step": round(tokens, 1), "ln2": math.log(2), "runs": args.runs,
+        "cpus": os.cpu_count(), "threads": 2,
+        "load_average_1_5_15min": {"before": load_before, "after": os.getloadavg()}}
     for name, runs in results.items():
         if runs:
             ms = statistics.median(r["ms"] for r in runs)
@@ -179,6 +198,9 @@ def main() -> int:
         ours, trl = report["ours"], report["trl"]
         report["speedup_median"] = round(trl["ms_per_step"] / ours["ms_per_step"], 2)  # type: ignore[index]
         report["speedup_best"] = round(trl["best_ms_per_step"] / ours["best_ms_per_step"], 2)  # type: ignore[index]
+        pairs = [t["ms"] / o["ms"] for o, t in zip(results["ours"], results["trl"], strict=True)]
+        report["speedup_per_run_pair"] = [round(x, 2) for x in pairs]  # run k of each, back to back
+        report["speedup_median_of_pairs"] = round(statistics.median(pairs), 2)
     print(json.dumps(report, indent=2))
     return 0
 
