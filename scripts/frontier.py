@@ -18,7 +18,6 @@ import sys
 from pathlib import Path
 
 import torch
-
 from alignment_train import cli, dpo, ppo
 
 
@@ -72,7 +71,7 @@ def draw(result: dict, out: Path) -> None:
         for p in pts[1:]:
             ax.annotate(f"{p[key]:g}", (p["kl"], p["true_reward"]), textcoords="offset points",
                         xytext=(4, 4), fontsize=8, color=color)
-    ax.set_xlabel("KL(π ‖ π_SFT) per response (nats)")
+    ax.set_xlabel("KL(π ‖ π_SFT) per response (nats, exact per token)")
     ax.set_ylabel("true reward (held-out prompts)")
     ax.set_title("True reward vs KL on the default task")
     ax.grid(alpha=0.3)

@@ -362,12 +362,11 @@ def build_model(model: str, gpt: GPTConfig | None = None) -> tuple[nn.Module, To
     return load_hf(model)
 
 
-def load_hf(path: str, weights: bool = True) -> tuple[nn.Module, Tokenizer]:
+def load_hf(path: str) -> tuple[nn.Module, Tokenizer]:
     """Load a local Hugging Face causal LM and its tokenizer (``transformers`` imported lazily).
 
     The weights are loaded in float32 whatever the checkpoint's dtype (fp32 master weights;
-    bf16 compute comes from autocast). ``weights=False`` builds the architecture from
-    ``config.json`` only, for a caller that loads a state dict right after (one disk read).
+    bf16 compute comes from autocast).
     """
     if not os.path.isdir(path):
         raise ConfigError(f"--model {path}: no such directory (a local Hugging Face model folder)")
@@ -377,12 +376,8 @@ def load_hf(path: str, weights: bool = True) -> tuple[nn.Module, Tokenizer]:
         import transformers
     except ImportError as e:
         raise ConfigError("--model needs `transformers`: pip install 'alignment-train[hf]'") from e
-    if weights:
-        hf = transformers.AutoModelForCausalLM.from_pretrained(
-            path, local_files_only=True, dtype=torch.float32)
-    else:
-        config = transformers.AutoConfig.from_pretrained(path, local_files_only=True)
-        hf = transformers.AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    hf = transformers.AutoModelForCausalLM.from_pretrained(path, local_files_only=True,
+                                                         dtype=torch.float32)
     hf = hf.float()  # remote-code or older models that ignore ``dtype``
     for m in hf.modules():  # dropout off (as TRL does): log-ratios to pi_ref must start at 0
         if isinstance(m, nn.Dropout):
