@@ -14,6 +14,23 @@ from ._kto import kto_loss, kto_reference_point
 from ._orpo import orpo_log_odds, orpo_log_odds_ratio, orpo_loss
 from ._overopt import best_of_n_kl, gold_reward_best_of_n, gold_reward_rl, proxy_true_sweep
 from ._oversight import performance_gap_recovered
+from ._playground import (
+    ANNOTATOR_FLAWS,
+    FEATURE_NAMES,
+    TRUE_WEIGHTS,
+    PlaygroundPairs,
+    PlaygroundTask,
+    best_of_n_policy,
+    dpo_step,
+    kto_step,
+    log_softmax,
+    make_playground_task,
+    policy_metrics,
+    ppo_step,
+    reward_model_step,
+    sample_responses,
+    simulate_annotators,
+)
 from ._ppo import gae, kl_estimators, kl_penalized_rewards, ppo_clip_objective
 from ._preference import (
     BradleyTerryFit,
@@ -28,11 +45,17 @@ from ._simulate import simulate_preference_pairs
 __version__ = "0.1.0"
 
 __all__ = [
+    "ANNOTATOR_FLAWS",
     "DPO_LOSS_TYPES",
+    "FEATURE_NAMES",
     "STEP_AGGREGATES",
+    "TRUE_WEIGHTS",
     "BradleyTerryFit",
+    "PlaygroundPairs",
+    "PlaygroundTask",
     "aggregate_step_scores",
     "best_of_n_kl",
+    "best_of_n_policy",
     "best_of_n_selection",
     "bradley_terry_loss",
     "bradley_terry_probability",
@@ -40,6 +63,7 @@ __all__ = [
     "dpo_log_ratio",
     "dpo_loss",
     "dpo_rewards",
+    "dpo_step",
     "fit_bradley_terry",
     "gae",
     "gold_reward_best_of_n",
@@ -50,13 +74,21 @@ __all__ = [
     "kl_penalized_rewards",
     "kto_loss",
     "kto_reference_point",
+    "kto_step",
+    "log_softmax",
+    "make_playground_task",
     "optimal_policy",
     "orpo_log_odds",
     "orpo_log_odds_ratio",
     "orpo_loss",
     "performance_gap_recovered",
+    "policy_metrics",
     "ppo_clip_objective",
+    "ppo_step",
     "prospect_value",
     "proxy_true_sweep",
+    "reward_model_step",
+    "sample_responses",
+    "simulate_annotators",
     "simulate_preference_pairs",
 ]
