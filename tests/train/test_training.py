@@ -229,3 +229,18 @@ def test_logits_of_the_responses_only_equal_the_full_ones() -> None:
     full = m(ids)[0]
     torch.testing.assert_close(m(ids, keep=k)[0], full[:, -k:])
     torch.testing.assert_close(response_logps(m, ids, mask), token_logps(full, ids) * mask)
+
+
+def test_reward_centring_and_normalisation() -> None:
+    from alignment_train.model import GPT, GPTConfig, ScalarModel
+    from alignment_train.reward_model import centering_penalty, normalized_scores
+
+    c, r = torch.tensor([1.0, 3.0]), torch.tensor([-1.0, 0.0])
+    assert float(centering_penalty(c, r)) == pytest.approx((0.0 + 9.0) / 2)
+    rm = ScalarModel(GPT(GPTConfig(vocab_size=20)))
+    rm.score_mean.fill_(2.0)
+    rm.score_std.fill_(4.0)
+    s = torch.tensor([2.0, 10.0, -30.0])
+    torch.testing.assert_close(normalized_scores(rm, s), torch.tensor([0.0, 2.0, -8.0]))
+    torch.testing.assert_close(normalized_scores(rm, s, clip=5.0), torch.tensor([0.0, 2.0, -5.0]))
+    assert set(rm.state_dict()) >= {"score_mean", "score_std"}  # saved with the model
