@@ -98,3 +98,16 @@ def test_research_map_nodes_fit_and_do_not_overlap() -> None:
                 lb, tb, rb, bb = boxes[b]
                 apart = ra + 8 <= lb or rb + 8 <= la or ba + 8 <= tb or bb + 8 <= ta
                 assert apart, f"{a} and {b} overlap"
+
+
+@pytest.mark.parametrize(
+    ("imitation", "phrase"),
+    [(0.0, "cannot see"), (0.3, "the part it can see, it learns to copy"), (0.8, "copy the mistakes")],
+)
+def test_weak_to_strong_note_matches_how_much_the_student_sees(imitation: float, phrase: str) -> None:
+    # At 0 < rho < 0.5 the student sees part of what misleads the supervisor (chapter 11:
+    # at rho = 0.3 the PGR falls as data grow), so the note must not say it sees nothing.
+    note = get("weak-to-strong").run({"imitation": imitation, "n_train": 200})["note"]
+    assert phrase in note
+    if imitation > 0:
+        assert "cannot see" not in note

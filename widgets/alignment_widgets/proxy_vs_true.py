@@ -63,7 +63,8 @@ def true_reward_peak(bonus: float, beta_hi: float, beta_lo: float) -> float:
     title="Proxy reward vs true reward as optimisation pressure grows",
     summary=(
         "The exact KL-regularised optimum of a length-biased proxy reward, for every KL "
-        "coefficient: the proxy keeps climbing while the true reward peaks and falls."
+        "coefficient: the proxy keeps climbing while the true reward, whenever the proxy "
+        "pays for padding, peaks and falls."
     ),
     controls=[
         Slider("bonus", "Proxy's bonus per padding level (the misspecification)", 0.0, 1.0,

@@ -85,7 +85,8 @@ NODES: tuple[tuple[str, str, str, str], ...] = (
         "faking",
         "Alignment faking",
         "Models that comply selectively when they believe they are being trained, or that "
-        "scheme against a goal given in context, and hide it when asked.",
+        "scheme in pursuit of a goal given in context and keep up the deception when "
+        "questioned.",
         "Greenblatt et al. 2024; Meinke et al. 2024",
     ),
     (

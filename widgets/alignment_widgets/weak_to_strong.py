@@ -130,6 +130,9 @@ def weak_to_strong(weak_accuracy: float, imitation: float, n_train: int) -> Resu
         + (
             "It cannot see what misleads the supervisor, so those mistakes look like noise "
             "and mostly average out."
+            if imitation == 0
+            else "It sees little of what misleads the supervisor: most of those mistakes look "
+            "like noise and average out, but the part it can see, it learns to copy."
             if imitation < 0.5
             else "It can see what misleads the supervisor, so it learns to copy the mistakes."
         )
