@@ -6,8 +6,7 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-# --no-compile: modules are byte-compiled when first imported, not all at install time.
-PIP    := $(PY) -m pip install --quiet --disable-pip-version-check --no-compile -c constraints.txt
+PIP    := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt
 # `make serve` installs the site's group only; `make test` (and `setup`) everything.
 SITE_STAMP := $(VENV)/.installed-site
 STAMP      := $(VENV)/.installed-all
