@@ -53,6 +53,7 @@ def main() -> None:
     # gradient accumulation across processes: DDP no_sync, FSDP2 set_requires_gradient_sync
     dpo.train(dpo.DPOConfig(**ddp_settings(sft_dir), grad_accum=2, out_dir=f"{out}/ddp_accum"))
     dpo.train(dpo.DPOConfig(**fsdp, grad_accum=2, out_dir=f"{out}/fsdp_accum"))
+    dpo.train(dpo.DPOConfig(**fsdp, grad_checkpointing=True, out_dir=f"{out}/fsdp_ckpt"))
     # tiny GPT, DDP PPO (each process samples its own stream): resume is bit-exact
     kw = tiny(init_from=sft_dir, reward_from="true", steps=3, ckpt_every=1, batch_size=8)
     ppo.train(ppo.PPOConfig(**kw, out_dir=f"{out}/ppo"))

@@ -21,9 +21,10 @@ def rows(path: Path) -> list[dict[str, float]]:
     return [{k: v for k, v in r.items() if k != "ms_per_step"} for r in out if "summary" not in r]
 
 
-@pytest.mark.parametrize("name", ["fsdp", "fsdp_accum", "ddp_accum"])
+@pytest.mark.parametrize("name", ["fsdp", "fsdp_accum", "ddp_accum", "fsdp_ckpt"])
 def test_fsdp2_two_processes_match_one(torchrun_out: Path, dpo_single: Path, name: str) -> None:
-    """FSDP2 (and both wrappers with 2 micro-batches per process) equal 1 process."""
+    """FSDP2 (also with gradient checkpointing), and both wrappers with 2 micro-batches per
+    process, equal 1 process."""
     two, one = rows(torchrun_out / name), rows(dpo_single)
     assert [r["loss"] for r in two] == pytest.approx([r["loss"] for r in one], rel=1e-5)
     a, b = load_model(torchrun_out / name)[0].state_dict(), load_model(dpo_single)[0].state_dict()
