@@ -159,8 +159,10 @@ def save_model(path: Path, model: nn.Module, state: dict[str, Any] | None = None
             head = {k: v.contiguous() for k, v in state.items() if not k.startswith("trunk.")}
             save_file(head, str(folder / SCALAR_HEAD))
         (folder / EXPORT_INFO).write_text(json.dumps({"arch": "hf", "scalar": scalar}) + "\n")
+        path.unlink(missing_ok=True)  # an older tiny-GPT output in the same folder
         return
     assert isinstance(trunk, GPT)
+    (path.parent / EXPORT_INFO).unlink(missing_ok=True)  # an older Hugging Face export
     blob = {"arch": "gpt", "gpt": dataclasses.asdict(trunk.config), "scalar": scalar, "state": state}
     tmp = path.with_suffix(".tmp")
     torch.save(blob, tmp)
