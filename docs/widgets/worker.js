@@ -1,7 +1,9 @@
 // The page's one Web Worker: boots the self-hosted Pyodide, loads numpy + alignment-math +
 // alignment-widgets by name through the site's pyodide-lock.json (sha256-checked), and
 // answers {id, widget, params} with alignment_widgets.compute(widget, params) as JSON.
-// Also runs a code snippet ({id, code}) for the runnable code blocks.
+// Also runs a code snippet ({id, code}) for the runnable code blocks, and passes a live
+// widget's message ({id, live: name, message}) to alignment_widgets.<name>.live(message),
+// which keeps that widget's state between messages (the playground's training runs).
 import { loadPyodide } from "../pyodide/pyodide.mjs";
 
 const INDEX_URL = new URL("../pyodide/", import.meta.url).href;
@@ -30,6 +32,14 @@ def _am_params(name, raw_json):
     try:
         params = alignment_widgets.get(name).params(json.loads(raw_json), lenient=True)
         return json.dumps({"ok": True, "params": params}, allow_nan=False)
+    except Exception as error:
+        return json.dumps({"ok": False, "error": _am_short(error)})
+
+def _am_live(name, message_json):
+    try:
+        import importlib
+        module = importlib.import_module("alignment_widgets." + name.replace("-", "_"))
+        return module.live(message_json)
     except Exception as error:
         return json.dumps({"ok": False, "error": _am_short(error)})
 
@@ -99,6 +109,7 @@ async function boot() {
     compute: pyodide.globals.get("_am_compute"),
     params: pyodide.globals.get("_am_params"),
     snippet: pyodide.globals.get("_am_snippet"),
+    live: pyodide.globals.get("_am_live"),
   };
 }
 
@@ -119,6 +130,8 @@ self.onmessage = async ({ data }) => {
   }
   if (data.validate !== undefined) {
     postMessage({ id: data.id, json: py.params(data.validate, JSON.stringify(data.raw)) });
+  } else if (data.live !== undefined) {
+    postMessage({ id: data.id, json: py.live(data.live, data.message) });
   } else if (data.code !== undefined) {
     postMessage({ id: data.id, json: py.snippet(data.code, data.key || "") });
   } else {

@@ -1,0 +1,135 @@
+"""The playground widget's Python side: the run state behind docs/widgets/playground.js."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from alignment_widgets import get
+from alignment_widgets import playground as pg
+
+from alignment_math import optimal_policy
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def send(message: dict) -> dict:
+    return json.loads(pg.live(json.dumps(message)))
+
+
+def test_it_is_a_script_widget_with_declared_controls():
+    w = get("playground")
+    assert w.compute is None and w.script == "playground"
+    assert {c.name for c in w.controls} >= {"method_a", "method_b", "beta", "lr", "clip_eps",
+                                            "flaw", "strength", "seed", "speed"}
+    # a shared link is validated leniently, like every other widget's
+    params = w.params({"beta": "0.3", "seed": "99", "method_a": "kto", "bogus": 1}, lenient=True)
+    assert params["beta"] == 0.3 and params["method_a"] == "kto" and params["seed"] == 0
+
+
+def test_reset_returns_exactly_to_the_start_state():
+    first = send({"key": "t1", "op": "reset", "params": {}})["describe"]
+    send({"key": "t1", "op": "step", "steps": 7})
+    again = send({"key": "t1", "op": "reset", "params": {}})["describe"]
+    assert again == first
+    assert [row["step"] for row in first["start"]] == [0, 0]
+
+
+def test_the_same_seed_gives_the_same_numbers_however_the_steps_are_chunked():
+    send({"key": "a", "op": "reset", "params": {"seed": 3}})
+    send({"key": "b", "op": "reset", "params": {"seed": 3}})
+    chunked = [send({"key": "a", "op": "step", "steps": n})["rows"] for n in (1, 4, 2, 50, 3)]
+    whole = send({"key": "b", "op": "step", "steps": 50})["rows"]
+    flat = [[row for c in chunked for row in c[i]] for i in range(2)]
+    for run in range(2):
+        assert flat[run][:50] == whole[run]
+    other = send({"key": "c", "op": "reset", "params": {"seed": 4}})["describe"]
+    assert other["start"] != send({"key": "a", "op": "reset", "params": {"seed": 3}})["describe"]["start"]
+
+
+def test_beta_changes_mid_run_but_the_seed_resets():
+    send({"key": "m", "op": "reset", "params": {}})
+    send({"key": "m", "op": "step", "steps": 5})
+    answer = send({"key": "m", "op": "set", "params": {"beta": 0.5}})
+    assert answer["reset"] is False
+    rows = send({"key": "m", "op": "step", "steps": 1})["rows"]
+    assert rows[0][0]["step"] == 6
+    answer = send({"key": "m", "op": "set", "params": {"beta": 0.5, "seed": 2}})
+    assert answer["reset"] is True
+    assert send({"key": "m", "op": "step", "steps": 1})["rows"][0][0]["step"] == 1
+
+
+def test_bad_messages_are_one_sentence_answers():
+    assert send({"key": "z", "op": "step", "steps": 1})["error"].startswith("WidgetError: no run")
+    send({"key": "z", "op": "reset", "params": {}})
+    assert "steps must be a whole number" in send({"key": "z", "op": "step", "steps": 0})["error"]
+    assert "beta must be in" in send({"key": "z", "op": "set", "params": {"beta": 9}})["error"]
+    assert "op must be one of" in send({"key": "z", "op": "fly"})["error"]
+    assert json.loads(pg.live("{nope"))["ok"] is False
+
+
+def trajectory(params, steps=300):
+    _, rows = pg.run_offline(params, steps=steps)
+    return rows
+
+
+def test_at_small_beta_the_proxy_climbs_while_the_true_reward_peaks_and_falls():
+    rlhf, _dpo = trajectory({})  # defaults: PPO vs DPO, length-biased annotators, beta 0.05
+    proxy = np.array([r["proxy"] for r in rlhf])
+    true = np.array([r["true"] for r in rlhf])
+    peak = int(np.argmax(true))
+    assert 0 < peak < len(true) - 20
+    assert true[-1] < true[peak] - 0.05  # the truth falls after its peak...
+    assert proxy[-1] > proxy[peak] + 0.1  # ...while the proxy keeps climbing
+    assert rlhf[-1]["kl"] > rlhf[peak]["kl"] > rlhf[pg.RM_STEPS]["kl"]  # paid for in KL
+
+
+def test_with_flawless_annotators_the_true_reward_does_not_fall():
+    rlhf, _ = trajectory({"strength": 0.0})
+    true = np.array([r["true"] for r in rlhf])
+    assert true[-1] > true.max() - 0.02 and true[-1] > true[0] + 0.5
+
+
+def test_rlhf_first_trains_its_reward_model_and_then_moves_the_policy():
+    rlhf, _ = trajectory({}, steps=pg.RM_STEPS + 5)
+    accuracy = [r["accuracy"] for r in rlhf]
+    assert accuracy[0] == 0.0 and accuracy[pg.RM_STEPS] > 0.7
+    assert all(r["kl"] == 0.0 for r in rlhf[: pg.RM_STEPS + 1]) and rlhf[-1]["kl"] > 0
+
+
+def test_ppo_runs_approach_the_optimal_policy_of_their_reward_model():
+    session, _ = pg.run_offline({"beta": 0.5, "method_b": "none", "lr": 3.0}, steps=600)
+    run = session.runs[0]
+    ref = np.exp(pg.log_softmax(session.data.task.ref_logits))
+    target = optimal_policy(ref, session.data.task.features @ run.rm, 0.5)
+    assert np.max(np.abs(np.exp(pg.log_softmax(run.theta)) - target)) < 0.05
+
+
+@pytest.mark.parametrize("method", ["kto", "bon"])
+def test_every_method_trains_and_reports_finite_metrics(method):
+    rows = trajectory({"method_a": method, "method_b": "none"}, steps=40)[0]
+    assert rows[-1]["kl"] > 0.01 and rows[-1]["proxy"] > rows[0]["proxy"]
+    assert all(np.isfinite([r["proxy"], r["true"], r["kl"]]).all() for r in rows)
+    assert abs(sum(rows[-1]["policy"]) - 1) < 1e-9
+
+
+def test_the_static_figure_shows_a_finished_run_with_its_numbers():
+    html = get("playground").static_html()
+    assert html.count("<polyline") == 6  # 2 runs x (proxy, true) + 2 frontier lines
+    _, rows = pg.run_offline(steps=pg.STATIC_STEPS)
+    final = rows[0][-1]
+    assert f"true reward {final['true']:.2f} at KL {final['kl']:.2f}" in html
+    for control in get("playground").controls:
+        assert f'name="{control.name}"' in html
+    assert re.search(r'data-action="play"', html) and "Turn on JavaScript" in html
+
+
+def test_the_script_mounts_and_talks_through_the_live_message():
+    script = (ROOT / "docs" / "widgets" / "playground.js").read_text(encoding="utf-8")
+    assert "export default async function mount(root)" in script
+    assert 'import { ask } from "./loader.js"' in script
+    worker = (ROOT / "docs" / "widgets" / "worker.js").read_text(encoding="utf-8")
+    assert "data.live !== undefined" in worker and "_am_live" in worker
