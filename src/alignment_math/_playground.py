@@ -296,7 +296,8 @@ def policy_metrics(
     return {
         "true_reward": float(np.mean(np.sum(probs * as_float_array("true_rewards", true_rewards), -1))),
         "proxy_reward": float(np.mean(np.sum(probs * as_float_array("proxy_rewards", proxy_rewards), -1))),
-        "kl": float(np.mean(np.sum(probs * (logp - ref_logp), -1))),
+        # 0 log 0 = 0: a policy may put no mass on a response (best-of-n does)
+        "kl": float(np.mean(np.sum(probs * np.where(probs > 0, logp - ref_logp, 0.0), -1))),
     }
 
 
