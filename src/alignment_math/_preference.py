@@ -109,7 +109,7 @@ class BradleyTerryFit(NamedTuple):
     """Result of :func:`fit_bradley_terry`."""
 
     weights: FloatArray
-    """Fitted weights :math:`w` of the linear reward :math:`r(x) = w \\cdot \\phi(x)`."""
+    """Fitted weights :math:`w` of the linear reward :math:`r(y) = w \\cdot f(y)` of features :math:`f(y)`."""
     losses: FloatArray
     """Mean training loss (incl. the L2 term) before the first step and after each step."""
     converged: bool
@@ -140,12 +140,12 @@ def fit_bradley_terry(
     *,
     tol: float = 1e-8,
 ) -> BradleyTerryFit:
-    r"""Fit a linear Bradley–Terry reward model :math:`r(x) = w\cdot\phi(x)` by Newton's method.
+    r"""Fit a linear Bradley–Terry reward model :math:`r(y) = w\cdot f(y)` by Newton's method.
 
     Parameters
     ----------
     features_chosen, features_rejected : array_like, shape (n_pairs, n_features)
-        Features :math:`\phi` of the preferred and of the rejected response of each pair.
+        Features :math:`f(y)` of the preferred and of the rejected response of each pair.
     l2 : float, default 0.0
         L2 penalty :math:`\tfrac{\lambda}{2}\lVert w\rVert^2`; keeps the weights finite
         when the data are separable.
@@ -161,7 +161,7 @@ def fit_bradley_terry(
 
     Notes
     -----
-    With :math:`d_i = \phi(y_w^i) - \phi(y_l^i)` the objective is the logistic loss
+    With :math:`d_i = f(y_w^i) - f(y_l^i)` the objective is the logistic loss
 
     .. math:: J(w) = \frac1n\sum_i -\log\sigma(w\cdot d_i) + \frac{\lambda}{2}\lVert w\rVert^2,
 

@@ -22,7 +22,8 @@ def simulate_preference_pairs(
     Parameters
     ----------
     true_weights : array_like, shape (n_features,)
-        Weights :math:`w^\star` of the hidden true reward :math:`r^\star(y) = w^\star\cdot\phi(y)`.
+        Weights :math:`w^\star` of the hidden true reward :math:`r^\star(y) = w^\star\cdot f(y)`
+        of the features :math:`f(y)` of a response (chapter 2's notation).
     n_pairs : int
         Number of comparisons, >= 1.
     noise : float, default 1.0
@@ -41,9 +42,9 @@ def simulate_preference_pairs(
     Notes
     -----
     Both responses of a pair get independent standard-normal features
-    :math:`\phi(A), \phi(B) \sim \mathcal N(0, I)`. The labeler picks A with probability
+    :math:`f(A), f(B) \sim \mathcal N(0, I)`. The labeler picks A with probability
 
-    .. math:: P(A \succ B) = \sigma\!\Bigl(\frac{w^\star\cdot(\phi(A) - \phi(B))}{\tau}\Bigr),
+    .. math:: P(A \succ B) = \sigma\!\Bigl(\frac{w^\star\cdot(f(A) - f(B))}{\tau}\Bigr),
 
     so the maximum-likelihood Bradley–Terry fit estimates :math:`w^\star/\tau`: noisier
     labelers identify the same ranking with a smaller reward scale.
