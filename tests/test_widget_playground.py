@@ -133,3 +133,65 @@ def test_the_script_mounts_and_talks_through_the_live_message():
     assert 'import { ask } from "./loader.js"' in script
     worker = (ROOT / "docs" / "widgets" / "worker.js").read_text(encoding="utf-8")
     assert "data.live !== undefined" in worker and "_am_live" in worker
+
+
+@pytest.mark.parametrize("loss_type", ["sigmoid", "robust", "hinge", "ipo"])
+def test_every_dpo_loss_type_stays_finite_at_the_largest_learning_rate(loss_type):
+    for beta in (0.01, 1.0):
+        rows = trajectory({"method_a": "dpo", "method_b": "none", "loss_type": loss_type,
+                           "lr": 3.0, "beta": beta}, steps=150)[0]
+        assert all(r["loss"] is not None and abs(r["loss"]) < 1e6 for r in rows[1:]), loss_type
+        assert rows[-1]["kl"] < 5.0
+
+
+@pytest.mark.parametrize("method", ["ppo", "kto", "bon"])
+def test_every_method_stays_finite_at_the_ends_of_the_sliders(method):
+    for beta in (0.01, 1.0):
+        rows = trajectory({"method_a": method, "method_b": "none", "lr": 3.0, "beta": beta,
+                           "clip_eps": 1.0}, steps=120)[0]
+        assert all(np.isfinite([r["proxy"], r["true"], r["kl"]]).all() for r in rows)
+        assert json.dumps(rows, allow_nan=False)
+
+
+# ------------------------------------------------------------------ the page's experiments
+
+
+def curve(rows, key="true"):
+    return np.array([r[key] for r in rows])
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_experiment_2_without_the_flaw_no_seed_turns_down(seed):
+    rlhf = trajectory({"strength": 0.0, "seed": seed, "method_b": "none"}, steps=400)[0]
+    true = curve(rlhf)
+    assert true[-1] > true.max() - 0.01
+
+
+def test_experiment_3_position_bias_is_noise_and_full_label_noise_is_fitted_by_dpo():
+    rlhf, dpo = trajectory({"flaw": "position", "strength": 1.0}, steps=400)
+    assert curve(rlhf)[-1] > curve(rlhf)[0] + 0.3 and curve(dpo)[-1] > curve(dpo)[0] + 0.3
+    rlhf, dpo = trajectory({"flaw": "noise", "strength": 1.0}, steps=400)
+    assert rlhf[-1]["accuracy"] < 0.6
+    assert abs(curve(rlhf, "proxy")[-1] - curve(rlhf, "proxy")[0]) < 0.1
+    assert curve(dpo)[-1] < curve(dpo)[0] - 0.05 and dpo[-1]["kl"] > 0.2
+
+
+def test_experiment_4_a_large_beta_levels_off_lower():
+    small = curve(trajectory({"method_b": "none"}, steps=400)[0])
+    large_rows = trajectory({"beta": 1.0, "method_b": "none"}, steps=400)[0]
+    large = curve(large_rows)
+    assert large[-1] > large.max() - 0.02 and large.max() < small.max()
+    assert large_rows[-1]["kl"] < 0.5 * trajectory({"method_b": "none"}, steps=400)[0][-1]["kl"]
+
+
+def test_experiment_5_dpo_at_beta_0_3_also_peaks_and_falls():
+    _, dpo = trajectory({"beta": 0.3}, steps=400)
+    true = curve(dpo)
+    assert true[-1] < true.max() - 0.1 and curve(dpo, "kl")[-1] > curve(dpo, "kl")[int(true.argmax())]
+
+
+def test_experiment_8_best_of_n_stays_within_its_kl_bound():
+    from alignment_math import best_of_n_kl
+
+    bon = trajectory({"method_a": "bon", "method_b": "none"}, steps=60)[0]
+    assert all(r["kl"] <= best_of_n_kl(r["step"] + 1) + 1e-9 for r in bon)

@@ -58,7 +58,9 @@ METHOD_NAMES = tuple(m for m, _ in METHODS)
 # the learning rate each method takes relative to the slider (one slider for all methods):
 # DPO and KTO take full-batch steps on 512 pairs, whose per-logit gradient is much smaller
 # than PPO's on its own samples
+# (IPO's squared loss is far steeper than DPO's: its steps are scaled by IPO_LR_SCALE instead)
 LR_SCALE = {"ppo": 0.15, "dpo": 20.0, "kto": 40.0, "bon": 1.0}
+IPO_LR_SCALE = 0.5
 
 CONTROLS = (
     Choice("method_a", "Method A", METHODS, "ppo"),
@@ -145,7 +147,9 @@ class Run:
     # ---- one training step
     def advance(self) -> None:
         h = self.hyper
-        beta, lr = float(h["beta"]), float(h["lr"]) * LR_SCALE[self.method]
+        ipo = self.method == "dpo" and h["loss_type"] == "ipo"
+        beta = float(h["beta"])
+        lr = float(h["lr"]) * (IPO_LR_SCALE if ipo else LR_SCALE[self.method])
         task, pairs = self.data.task, self.data.pairs
         if self.method == "ppo":
             if self.step < RM_STEPS:  # stage 2: the reward model learns from the labels
