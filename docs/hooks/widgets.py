@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 import html
 import io
+import itertools
 import json
 import logging
 import mimetypes
@@ -84,6 +85,52 @@ PALETTE = {
 }
 #: figure "ink" (text, axes, ticks); replaced by currentColor so the SVG follows the theme.
 INK = "#010101"
+#: one shape per marker of a chart (diamond, square, triangle), drawn in the ink colour;
+#: loader.js draws the same shapes.
+MARKER_SHAPES = ("D", "s", "^")
+
+
+def is_integer_axis(x: Any) -> bool:
+    """Whether an x axis counts things (whole numbers, at least one apart): integer ticks."""
+    import numpy as np
+
+    values = np.asarray(x, dtype=float)
+    values = values[np.isfinite(values)]
+    if values.size < 2 or not np.all(values == np.round(values)):
+        return False
+    return bool(np.min(np.diff(np.unique(values))) >= 1)
+
+
+def shorten(label: str, chars: int) -> str:
+    """``label`` cut to ``chars`` characters with an ellipsis (same rule as loader.js)."""
+    return label if len(label) <= chars else label[: max(1, chars - 1)].rstrip() + "…"
+
+
+def _untangle_categories(fig: Any, ax: Any, categories: list[str], salt: str) -> None:
+    """Category labels that would overlap are rotated, and if still too long, shortened
+    (the full label stays in the SVG as a tooltip <title> and in the text alternative)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(fig).get_renderer()
+
+    def overlapping() -> bool:
+        boxes = [t.get_window_extent(renderer) for t in ax.get_xticklabels() if t.get_text()]
+        return any(a.x1 + 2 > b.x0 for a, b in itertools.pairwise(boxes))
+
+    if not overlapping():
+        return
+    for text in ax.get_xticklabels():
+        text.set_rotation(30)
+        text.set_horizontalalignment("right")
+        text.set_rotation_mode("anchor")
+    if overlapping():
+        ax.set_xticks(ax.get_xticks(), [shorten(c, 12) for c in categories])
+        for k, text in enumerate(ax.get_xticklabels()):
+            text.set_rotation(30)
+            text.set_horizontalalignment("right")
+            text.set_rotation_mode("anchor")
+            if text.get_text() != categories[k]:
+                text.set_gid(f"{salt}-cat-{k}")  # render_svg adds the full label as a tooltip
 
 
 def _esc(text: object) -> str:
@@ -108,6 +155,7 @@ def render_svg(chart: Any, salt: str) -> str:
     matplotlib.use("Agg")
     import numpy as np
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     rc = {
         "svg.fonttype": "none",
@@ -133,6 +181,7 @@ def render_svg(chart: Any, salt: str) -> str:
         for band in chart.bands:
             ax.axvspan(band.x0, band.x1, color=PALETTE["gray"], alpha=0.18, lw=0,
                        label=band.label or None)
+        points = [s for s in chart.series if s.kind == "points"]
         for i, s in enumerate(chart.series):
             y = np.asarray(s.y, dtype=float)
             color = _color(s.color, i)
@@ -144,28 +193,38 @@ def render_svg(chart: Any, salt: str) -> str:
                        (0.8 * float(np.min(np.diff(x))) if len(x) > 1 else 0.8),
                        color=color, label=s.label)
             elif s.kind == "points":
-                ax.plot(positions, y, "o", color=color, ms=4, label=s.label)
+                # points of several series that share a position: concentric, the earlier
+                # series drawn larger, so every one stays visible
+                k = points.index(s)
+                size = 4 + 2.5 * (len(points) - 1 - k)
+                ax.plot(positions, y, "o", color=color, ms=size, mec="white", mew=0.6,
+                        label=s.label, zorder=3 + k)
             elif s.kind == "step":
                 ax.step(positions, y, where="mid", color=color, ls=style, lw=2, label=s.label)
             else:
                 ax.plot(positions, y, color=color, ls=style, lw=2, label=s.label)
-        for m in chart.markers:
+        for k, m in enumerate(chart.markers):
             mx = m.x
             if categories is not None:
                 mx = float(np.argmin(np.abs(x - m.x)))
-            ax.plot([mx], [m.y], "o", ms=8, color=PALETTE["red"], mec=INK, mew=1,
-                    label=m.label or None, zorder=5)
+            # a marker is drawn in the figure's ink (never a series colour), one shape each
+            ax.plot([mx], [m.y], MARKER_SHAPES[k % len(MARKER_SHAPES)], ms=9, color=INK,
+                    mec="white", mew=1.2, label=m.label or None, zorder=6, gid=f"{salt}-marker-{k}")
         if categories is not None:
             ax.set_xticks(positions, categories)
+        elif is_integer_axis(x):
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         if chart.y_min is not None or chart.y_max is not None:
             ax.set_ylim(bottom=chart.y_min, top=chart.y_max)
-        ax.set_xlabel(chart.x_label)
-        ax.set_ylabel(chart.y_label)
-        ax.set_title(chart.title, fontsize=11)
+        ax.set_xlabel(chart.x_label, wrap=True)
+        ax.set_ylabel(chart.y_label, wrap=True)
+        ax.set_title(chart.title, fontsize=11, wrap=True)
         ax.grid(True, color=INK, alpha=0.12, lw=0.6)
         _, labels = ax.get_legend_handles_labels()
         if len(labels) > 1:
             ax.legend(fontsize=8.5, loc="best")
+        if categories is not None:
+            _untangle_categories(fig, ax, categories, salt)
         buffer = io.StringIO()
         fig.savefig(buffer, format="svg", bbox_inches="tight", transparent=True,
                     metadata={"Date": None, "Creator": None})
@@ -176,6 +235,10 @@ def render_svg(chart: Any, salt: str) -> str:
     # size by CSS; keep the viewBox; expose the text alternative to assistive technology.
     svg = re.sub(r'\s(width|height)="[^"]*"', "", svg.split(">", 1)[0], count=2) + ">" + \
         svg.split(">", 1)[1]
+    if categories is not None:
+        for k, label in enumerate(categories):
+            svg = svg.replace(f'<g id="{salt}-cat-{k}">',
+                              f'<g id="{salt}-cat-{k}"><title>{html.escape(label)}</title>', 1)
     alt = chart.alt_text()
     svg = svg.replace(
         "<svg", f'<svg class="am-svg" role="img" aria-label="{_esc(alt)}"', 1
@@ -239,6 +302,21 @@ def _control_html(control: Any, uid: str) -> str:
     raise PluginError(f"control {control.name!r}: unknown kind {control.kind!r}")
 
 
+def settings_text(controls: Any, params: dict[str, Any]) -> str:
+    """The controls' values as one line (printed instead of the controls; loader.js keeps
+    it current with the same rule)."""
+    parts = []
+    for c in controls:
+        value = params.get(c.name, c.default)
+        if c.kind == "slider":
+            parts.append(f"{c.label}: {format_value(value, c.step, c.unit)}")
+        elif c.kind == "toggle":
+            parts.append(f"{c.label}: {'on' if value else 'off'}")
+        elif c.kind == "choice":
+            parts.append(f"{c.label}: {dict(c.options).get(value, value)}")
+    return "Settings — " + "; ".join(parts) + "." if parts else ""
+
+
 def render_widget(w: Any, uid: str) -> str:
     """The full no-JavaScript HTML of one widget (see the module docstring)."""
     head = (
@@ -278,6 +356,7 @@ def render_widget(w: Any, uid: str) -> str:
     return (
         head
         + f'<form class="am-controls" autocomplete="off">{controls}</form>'
+        + f'<p class="am-widget__settings">{_esc(settings_text(w.controls, result["params"]))}</p>'
         + f'<dl class="am-readouts">{readouts}</dl>'
         + f'<div class="am-charts">{charts}</div>'
         + f'<p class="am-widget__note"{"" if note else " hidden"}>{_esc(note)}</p>'
@@ -409,6 +488,11 @@ def render_math(html_text: str, where: str) -> str:
         elif body.startswith("\\[") and body.endswith("\\]"):
             body, display = body[2:-2], True
         rendered = _katex_render(body.strip(), display, where)
+        if display:
+            # a display equation wider than the column scrolls: it must take keyboard focus
+            # (docs/javascripts/a11y.js drops the focus stop where it fits)
+            return (f'<{tag} class="arithmatex" tabindex="0" role="group" '
+                    f'aria-label="Equation (scrolls sideways when wide)">{rendered}</{tag}>')
         return f'<{tag} class="arithmatex">{rendered}</{tag}>'
 
     return ARITHMATEX.sub(replace, html_text)
@@ -423,8 +507,10 @@ def on_shutdown() -> None:
 
 
 def on_post_page(output: str, page: Any, config: Any) -> str:
-    """On pages with computed widgets, start the Python worker from the top of <head>
-    (docs/widgets/early.js, inlined) so Pyodide boots while the rest of the page loads."""
+    """Build-time fixes to the page's HTML (accessibility, no layout shift, non-blocking
+    KaTeX CSS); on pages with computed widgets, start the Python worker from the top of
+    <head> (docs/widgets/early.js, inlined) so Pyodide boots while the rest loads."""
+    output = accessible_page(output, page.file.src_uri)
     if not re.search(r'<div class="am-widget" data-widget="[^"]+" data-state="static" id="[^"]+">',
                      output):
         return output
@@ -437,6 +523,102 @@ def on_post_page(output: str, page: Any, config: Any) -> str:
     charset = re.search(r"<meta charset=[^>]*>", output)
     at = charset.end() if charset else output.index("</head>")
     return output[:at] + early + output[at:]
+
+
+def on_post_template(output: str, template_name: str, config: Any) -> str:
+    """The same HTML fixes on the pages MkDocs renders from a template alone (404.html)."""
+    return accessible_page(output, template_name) if template_name.endswith(".html") else output
+
+
+# --------------------------------------------------------------------------- page HTML fixes
+
+#: a short description of each figure a notebook draws, in the order the page shows them
+#: (mkdocs-jupyter writes "No description has been provided for this image" otherwise).
+NOTEBOOK_FIGURES = {
+    "notebooks/01-bradley-terry.ipynb": [
+        "Line chart: the mean training loss in nats at each Newton step of the Bradley–Terry "
+        "fit, with ln 2 (the loss of a reward model that knows nothing) as a dashed line.",
+        "Line chart on a logarithmic x axis: the fitted reward model's expected agreement with "
+        "held-out comparisons against the number of training comparisons, with the agreement of "
+        "the true reward (the ceiling) as a dashed line.",
+    ],
+    "notebooks/02-dpo-bandit.ipynb": [
+        "Line chart on a logarithmic y axis: KL(π* ‖ π_θ) against the gradient step, as "
+        "population DPO converges to the closed-form optimal policy.",
+        "Grouped bar chart over the six responses: each response's probability under the "
+        "reference policy, under the closed-form optimum π*, and under DPO fitted to sampled "
+        "preference pairs.",
+    ],
+    "notebooks/03-overoptimisation.ipynb": [
+        "Line chart: true reward (solid) and proxy reward (dashed) against KL from the reference "
+        "policy, for length bonuses 0, 0.25, 0.5 and 1; a dot marks each true-reward peak.",
+        "Line chart: the covariance of the true and proxy rewards under π_β against KL from the "
+        "reference policy, with zero as a grey line and the true-reward peak as a dashed "
+        "vertical line.",
+        "Two line charts: left, the KL of best-of-n sampling against n on a logarithmic axis, "
+        "exact and the bound log n − (n−1)/n; right, the true reward of best-of-n against "
+        "d = √KL.",
+    ],
+}
+NO_ALT = "No description has been provided for this image"
+IMG = re.compile(r'<img alt="([^"]*)"([^>]*?)src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
+
+
+def _png_size(data: str) -> tuple[int, int] | None:
+    import base64
+    import struct
+
+    head = base64.b64decode(data[:44])
+    if head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR":
+        return None
+    width, height = struct.unpack(">II", head[16:24])
+    return width, height
+
+
+def notebook_images(output: str, src_uri: str) -> str:
+    """Each inline PNG gets its width and height (no layout shift) and real alt text."""
+    captions = list(NOTEBOOK_FIGURES.get(src_uri, []))
+    count = len(IMG.findall(output))
+    if src_uri in NOTEBOOK_FIGURES and count != len(captions):
+        raise PluginError(
+            f"{src_uri} shows {count} figures but NOTEBOOK_FIGURES in docs/hooks/widgets.py "
+            f"describes {len(captions)}: update the descriptions with the notebook."
+        )
+
+    def replace(match: re.Match[str]) -> str:
+        alt, rest, data = match.groups()
+        if alt in ("", NO_ALT):
+            if not captions:
+                raise PluginError(f"{src_uri}: a figure has no description (NOTEBOOK_FIGURES)")
+            alt = captions.pop(0)
+        size = _png_size(data)
+        dims = f' width="{size[0]}" height="{size[1]}"' if size and "width=" not in rest else ""
+        return f'<img alt="{_esc(alt)}"{dims}{rest}src="data:image/png;base64,{data}"'
+
+    return IMG.sub(replace, output)
+
+
+KATEX_CSS = re.compile(r'<link rel="stylesheet" href="([^"]*assets/vendor/katex/katex\.min\.css)">')
+
+
+def accessible_page(output: str, src_uri: str) -> str:
+    """Fixes to Material's and mkdocs-jupyter's markup that axe and Lighthouse name."""
+    # the search overlay is a dialog: it needs a name
+    output = output.replace('<div class="md-search" data-md-component="search" role="dialog">',
+                            '<div class="md-search" data-md-component="search" role="dialog" '
+                            'aria-label="Search the site">', 1)
+    # an empty header cell (a table's corner) is a data cell, not a header without a name
+    output = re.sub(r"<th>\s*</th>", "<td></td>", output)
+    output = re.sub(r'<th( style="[^"]*")?>\s*</th>', r"<td\1></td>", output)
+    if src_uri.endswith(".ipynb"):
+        output = notebook_images(output, src_uri)
+    # KaTeX's stylesheet does not block the first paint: preloaded, applied when loaded
+    output = KATEX_CSS.sub(
+        lambda m: f'<link rel="preload" href="{m.group(1)}" as="style" '
+                  "onload=\"this.onload=null;this.rel='stylesheet'\">"
+                  f'<noscript><link rel="stylesheet" href="{m.group(1)}"></noscript>',
+        output, count=1)
+    return output
 
 
 def _relative(page: Any, path: str) -> str:
@@ -504,7 +686,21 @@ def _ensure_pyodide() -> None:
 def _pyodide_files() -> list[Path]:
     lock = json.loads((PYODIDE_DIR / "pyodide-lock.json").read_text())
     wheels = [PYODIDE_DIR / p["file_name"] for p in lock["packages"].values()]
-    return [PYODIDE_DIR / f for f in PYODIDE_FILES] + wheels
+    # the memory snapshot worker.js restores, when build_pyodide.py made one
+    info = PYODIDE_DIR / "snapshot.json"
+    snapshot = [info, PYODIDE_DIR / json.loads(info.read_text())["file"]] if info.is_file() else []
+    return [PYODIDE_DIR / f for f in PYODIDE_FILES] + wheels + snapshot
+
+
+def site_digest(site: Path) -> str:
+    """A digest of the site's own files (pages, CSS, JS, fonts; not Pyodide or sw.js): the
+    service worker's page cache is named by it, so a new build replaces the pages it kept."""
+    digest = hashlib.sha256()
+    for path in sorted(site.rglob("*")):
+        rel = path.relative_to(site).as_posix()
+        if path.is_file() and rel != "sw.js" and not rel.startswith("pyodide/"):
+            digest.update(rel.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
 
 
 #: our wheels and the source folders they are built from
@@ -512,7 +708,39 @@ OWN_WHEELS = {"alignment-math": ROOT / "src" / "alignment_math",
               "alignment-widgets": ROOT / "widgets" / "alignment_widgets"}
 
 
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "0.0.0.0", "::1", "[::1]"}
+
+
+def deploy_problem(environ: Any = os.environ) -> str | None:
+    """Why this deploy build would publish local addresses (None when it would not).
+
+    A deploy build is one run with ``ALIGNMENT_DEPLOY=1`` or by the Pages workflow
+    (GitHub sets ``GITHUB_WORKFLOW`` to the workflow's name, ``pages``); it needs a public
+    ``SITE_URL`` for sitemap.xml and the canonical links.  ``make serve`` and the test
+    builds are not deploy builds and stay on 127.0.0.1."""
+    from urllib.parse import urlsplit
+
+    if environ.get("ALIGNMENT_DEPLOY") != "1" and environ.get("GITHUB_WORKFLOW") != "pages":
+        return None
+    url = environ.get("SITE_URL", "").strip()
+    if not url:
+        return "SITE_URL is unset"
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"SITE_URL {url!r} is not an http(s) address"
+    if parts.hostname in LOCAL_HOSTS or parts.hostname.endswith(".localhost"):
+        return f"SITE_URL {url!r} is a local address"
+    return None
+
+
 def on_config(config: Any) -> Any:
+    problem = deploy_problem()
+    if problem is not None:
+        raise PluginError(
+            f"a deploy build needs the public address: {problem}, so sitemap.xml and the canonical "
+            "links would point at this machine. Set SITE_URL=https://…/ (the Pages workflow "
+            "passes configure-pages' base_url)."
+        )
     _ensure_pyodide()  # the browser must run the same Python as this working tree
     for package in VENDOR:
         if not (NODE_MODULES / package / "package.json").is_file():
@@ -532,6 +760,8 @@ def on_post_build(config: Any) -> None:
         _copy(f, site / "pyodide" / f.name)
         digest.update(f.name.encode())
     digest.update((PYODIDE_DIR / "pyodide-lock.json").read_bytes())
+    if (PYODIDE_DIR / "manifest.json").is_file():  # every file's sha256 (the stdlib's too)
+        digest.update((PYODIDE_DIR / "manifest.json").read_bytes())
     for package, patterns in VENDOR.items():
         base = NODE_MODULES / package
         version = json.loads((base / "package.json").read_text())["version"]
@@ -544,20 +774,62 @@ def on_post_build(config: Any) -> None:
                 rel = src.relative_to(base)
                 rel = Path(*rel.parts[1:]) if rel.parts[0] == "dist" else rel
                 _copy(src, site / "assets" / "vendor" / package / rel)
+    rewrite_katex_css(site / "assets" / "vendor" / "katex" / "katex.min.css")
     # The service worker: cache-first for the vendored, versioned files; keyed by a digest
     # of their names and the site lock (whose wheel names carry content hashes).
     template = (ROOT / "docs" / "widgets" / "sw.js").read_text()
     version = digest.hexdigest()[:16]
     precache = [f"pyodide/{f.name}" for f in files if f.name != "pyodide-lock.json"]
     precache.append(f"pyodide/pyodide-lock.json?v={version}")  # the URL worker.js asks for
+    if "pyodide/snapshot.json" in precache:  # worker.js asks for it with ?v= too
+        precache[precache.index("pyodide/snapshot.json")] = f"pyodide/snapshot.json?v={version}"
     (site / "sw.js").write_text(
         template.replace("__AM_CACHE_VERSION__", version)
+        .replace("__AM_SITE_VERSION__", site_digest(site))
         .replace("/*__AM_PRECACHE__*/ []", json.dumps(sorted(precache)))
     )
     (site / "widgets" / "version.json").write_text(json.dumps({"cache": version}))
     worker = (ROOT / "docs" / "widgets" / "worker.js").read_text(encoding="utf-8")
     (site / "widgets" / "worker.js").write_text(worker.replace("__AM_CACHE_VERSION__", version),
                                                encoding="utf-8")
+    minify(site)
+
+
+def rewrite_katex_css(path: Path) -> None:
+    """Keep only the .woff2 font sources (the only ones shipped; every browser that runs
+    the widgets reads woff2) and let text show in a fallback font while a font loads."""
+    css = path.read_text(encoding="utf-8")
+    css = re.sub(r',url\([^)]*\.(?:woff|ttf)\) format\("(?:woff|truetype)"\)', "", css)
+    css = css.replace("font-display:block", "font-display:swap")
+    css = re.sub(r"@font-face\{(?![^}]*font-display)", "@font-face{font-display:swap;", css)
+    missing = [f for f in re.findall(r"url\(([^)]+)\)", css) if not (path.parent / f).is_file()]
+    if missing:
+        raise PluginError(f"katex.min.css still names fonts that are not shipped: {missing[:3]}")
+    path.write_text(css, encoding="utf-8")
+
+
+#: our own scripts and stylesheets, and uPlot, minified in site/ after the build
+MINIFIED = ("widgets/loader.js", "widgets/pipeline.js", "widgets/research_map.js",
+            "widgets/roving.js", "widgets/worker.js", "javascripts/*.js",
+            "assets/vendor/uplot/uPlot.esm.js", "widgets/widgets.css", "stylesheets/*.css")
+
+
+def minify(site: Path) -> None:
+    """Minify in place with esbuild from node_modules (no bundling: each file keeps its
+    imports and exports).  ALIGNMENT_MINIFY=0 leaves them readable (debugging)."""
+    if os.environ.get("ALIGNMENT_MINIFY", "1") == "0":
+        return
+    esbuild = NODE_MODULES / ".bin" / "esbuild"
+    if not esbuild.is_file():
+        raise PluginError("node_modules/.bin/esbuild is missing; run `npm ci --no-audit --no-fund`")
+    files = sorted({str(f) for pattern in MINIFIED for f in site.glob(pattern)})
+    done = subprocess.run(
+        [str(esbuild), *files, "--minify", "--allow-overwrite", "--log-level=warning",
+         "--legal-comments=eof", f"--outdir={site}", f"--outbase={site}"],
+        capture_output=True, text=True, check=False,
+    )
+    if done.returncode != 0:
+        raise PluginError(f"esbuild could not minify the site's scripts: {done.stderr.strip()[-500:]}")
 
 
 __all__ = ["format_value", "on_page_content", "on_page_markdown", "render_svg", "render_widget"]

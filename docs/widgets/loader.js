@@ -140,7 +140,8 @@ function themeColors() {
   const style = getComputedStyle(document.body);
   const fg = style.getPropertyValue("--md-default-fg-color").trim() || "#333";
   const grid = style.getPropertyValue("--md-default-fg-color--lightest").trim() || "#ddd";
-  return { fg, grid };
+  const bg = style.getPropertyValue("--md-default-bg-color").trim() || "#fff";
+  return { fg, grid, bg };
 }
 
 // ------------------------------------------------------------------ charts (uPlot)
@@ -164,9 +165,73 @@ function markerX(spec, x) {
   return best;
 }
 
+// Tick labels are measured with the font the axes draw with, so an axis is as wide as its
+// widest label (never clipped), category labels that would collide are rotated, then
+// shortened (full text in the chart's text alternative and its tooltip), then thinned.
+const AXIS_FONT_PX = 12;
+const AXIS_FONT = `${AXIS_FONT_PX}px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif`;
+const ROTATE_DEG = 40;
+const MAX_LABEL_PX = 96;
+let measurer = null;
+
+function textWidth(text) {
+  measurer ??= document.createElement("canvas").getContext("2d");
+  measurer.font = AXIS_FONT;
+  return measurer.measureText(String(text)).width;
+}
+
+function shorten(label, px) {
+  if (textWidth(label) <= px) return label;
+  let n = label.length;
+  while (n > 1 && textWidth(`${label.slice(0, n - 1).trimEnd()}…`) > px) n--;
+  return `${label.slice(0, Math.max(1, n - 1)).trimEnd()}…`;
+}
+
+/** Whether an x axis counts things (whole numbers at least one apart): integer ticks. */
+function isIntegerAxis(x) {
+  const v = x.filter(Number.isFinite);
+  if (v.length < 2 || !v.every((a) => Number.isInteger(a))) return false;
+  const sorted = [...new Set(v)].sort((a, b) => a - b);
+  return sorted.slice(1).every((a, i) => a - sorted[i] >= 1);
+}
+
+const INTEGER_INCRS = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000, 1e5, 1e6];
+
+/** The layout of category labels for a plot width: rotated? shortened? every k-th shown? */
+function categoryLayout(categories, plotWidth) {
+  const slot = plotWidth / Math.max(1, categories.length);
+  const widest = Math.max(...categories.map(textWidth));
+  if (widest + 8 <= slot) return { rotate: 0, labels: categories, every: 1 };
+  const labels = categories.map((c) => shorten(c, MAX_LABEL_PX));
+  // rotated labels are spaced slot * sin(angle) apart across their own direction
+  const across = slot * Math.sin((ROTATE_DEG * Math.PI) / 180);
+  const every = Math.max(1, Math.ceil((AXIS_FONT_PX + 3) / across));
+  return { rotate: ROTATE_DEG, labels, every };
+}
+
+function markerPath(ctx, shape, cx, cy, r) {
+  ctx.beginPath();
+  if (shape === 0) { // diamond
+    ctx.moveTo(cx, cy - r * 1.25); ctx.lineTo(cx + r * 1.25, cy);
+    ctx.lineTo(cx, cy + r * 1.25); ctx.lineTo(cx - r * 1.25, cy);
+  } else if (shape === 1) { // square
+    ctx.rect(cx - r, cy - r, 2 * r, 2 * r);
+  } else { // triangle
+    ctx.moveTo(cx, cy - r * 1.3); ctx.lineTo(cx + r * 1.2, cy + r * 0.9); ctx.lineTo(cx - r * 1.2, cy + r * 0.9);
+  }
+  ctx.closePath();
+}
+
+const MARKER_SVG = [
+  '<path d="M5 0L10 5L5 10L0 5Z"/>',
+  '<rect x="1" y="1" width="8" height="8"/>',
+  '<path d="M5 0L10 9H0Z"/>',
+];
+
 function chartOptions(spec, width, holder) {
-  const { fg, grid } = themeColors();
+  const { fg, grid, bg } = themeColors();
   const nBars = spec.series.filter((s) => s.kind === "bar").length;
+  const pointSeries = spec.series.filter((s) => s.kind === "points");
   let barIndex = 0;
   const series = [{ label: spec.x_label || "x" }];
   spec.series.forEach((s, i) => {
@@ -179,8 +244,11 @@ function chartOptions(spec, width, holder) {
       opts.fill = color + "cc";
       opts.points = { show: false };
     } else if (s.kind === "points") {
+      // points of several series that share a position: concentric, earlier ones larger
+      const k = pointSeries.indexOf(s);
+      const size = 8 + 5 * (pointSeries.length - 1 - k);
       opts.paths = () => null;
-      opts.points = { show: true, size: 8, stroke: color, fill: color };
+      opts.points = { show: true, size, stroke: bg, width: 1, fill: color };
     } else if (s.kind === "step") {
       opts.paths = uPlot.paths.stepped({ align: 1 });
       opts.points = { show: false };
@@ -189,15 +257,38 @@ function chartOptions(spec, width, holder) {
     }
     series.push(opts);
   });
-  const axis = { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
-  const xAxis = { ...axis, label: spec.x_label };
+  const axis = { stroke: fg, font: AXIS_FONT, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1, size: 6 }, gap: 4 };
+  const yAxis = {
+    ...axis,
+    size: (u, values) => Math.ceil(6 + 4 + 6 + Math.max(0, ...(values || []).map((v) => textWidth(v ?? "")))),
+  };
+  const xAxis = { ...axis, size: () => AXIS_FONT_PX + 6 + 4 + 10 };
   const scales = { x: { time: false } };
   if (spec.categories) {
     const n = spec.categories.length;
+    const layout = () => {
+      const plot = holder.plot;
+      const yw = plot && plot.axes[1]._size ? plot.axes[1]._size : 50;
+      return categoryLayout(spec.categories, Math.max(40, (plot ? plot.width : width) - yw - 10));
+    };
     xAxis.splits = () => spec.categories.map((_, i) => i);
-    xAxis.values = (_, splits) => splits.map((i) => spec.categories[i] ?? "");
+    xAxis.values = (_, splits) => {
+      const { labels, every } = layout();
+      return splits.map((i) => (i % every === 0 ? labels[i] ?? "" : ""));
+    };
+    xAxis.rotate = () => layout().rotate;
+    xAxis.size = (u, values) => {
+      const { rotate } = layout();
+      if (!rotate) return AXIS_FONT_PX + 6 + 4 + 10;
+      const a = (rotate * Math.PI) / 180;
+      const widest = Math.max(0, ...(values || []).map((v) => textWidth(v ?? "")));
+      return Math.ceil(6 + 4 + widest * Math.sin(a) + AXIS_FONT_PX * Math.cos(a) + 6);
+    };
     xAxis.grid = { show: false };
     scales.x.range = () => [-0.5, n - 0.5];
+  } else if (isIntegerAxis(spec.x)) {
+    xAxis.incrs = INTEGER_INCRS;
+    xAxis.values = (_, splits) => splits.map((v) => String(Math.round(v)));
   }
   scales.y = {
     range: (u, min, max) => {
@@ -215,17 +306,21 @@ function chartOptions(spec, width, holder) {
   };
   return {
     width,
-    height: Math.round(Math.min(320, Math.max(200, width * 0.5))),
+    height: chartHeight(width),
     series,
     scales,
-    axes: [xAxis, { ...axis, label: spec.y_label }],
+    axes: [xAxis, yAxis],
     legend: { show: true, live: false },
     cursor: { show: false },
     hooks: {
       drawClear: [(u) => drawBands(u, holder.spec)],
-      draw: [(u) => drawMarkers(u, holder.spec, fg)],
+      draw: [(u) => drawMarkers(u, holder.spec, fg, bg)],
     },
   };
+}
+
+function chartHeight(width) {
+  return Math.round(Math.min(320, Math.max(220, width * 0.55)));
 }
 
 function drawBands(u, spec) {
@@ -241,21 +336,22 @@ function drawBands(u, spec) {
   ctx.restore();
 }
 
-function drawMarkers(u, spec, fg) {
+// A marker ("current", "recommended", a peak) is drawn in the text colour, never a series
+// colour, one shape per marker, outlined in the background colour so it shows on any line.
+function drawMarkers(u, spec, fg, bg) {
   const { ctx } = u;
   ctx.save();
-  for (const m of spec.markers) {
-    if (!Number.isFinite(m.x) || !Number.isFinite(m.y)) continue;
+  spec.markers.forEach((m, k) => {
+    if (!Number.isFinite(m.x) || !Number.isFinite(m.y)) return;
     const cx = u.valToPos(markerX(spec, m.x), "x", true);
     const cy = u.valToPos(m.y, "y", true);
-    ctx.beginPath();
-    ctx.arc(cx, cy, 6 * devicePixelRatio, 0, 2 * Math.PI);
-    ctx.fillStyle = PALETTE.red;
+    markerPath(ctx, k % MARKER_SVG.length, cx, cy, 5 * devicePixelRatio);
+    ctx.fillStyle = fg;
     ctx.fill();
     ctx.lineWidth = 1.5 * devicePixelRatio;
-    ctx.strokeStyle = fg;
+    ctx.strokeStyle = bg;
     ctx.stroke();
-  }
+  });
   ctx.restore();
 }
 
@@ -265,8 +361,9 @@ class LiveChart {
     this.staticEl = figure.querySelector(".am-chart__static");
     this.liveEl = figure.querySelector(".am-chart__live");
     this.plot = null;
-    this.holder = { spec: null };
+    this.holder = { spec: null, plot: null };
     this.shape = "";
+    this.printWidth = null;
   }
 
   update(spec) {
@@ -282,21 +379,74 @@ class LiveChart {
     } else {
       this.plot.setData(chartData(spec));
     }
+    this.updateMarkers(spec);
+  }
+
+  plotWidth() {
+    const style = getComputedStyle(this.liveEl);
+    const pad = parseFloat(style.paddingLeft) + parseFloat(style.paddingRight) || 0;
+    const width = this.printWidth || (this.liveEl.clientWidth || this.figure.clientWidth || 600) - pad;
+    return Math.max(200, Math.floor(width));
   }
 
   rebuild(spec = this.holder.spec) {
     if (!spec) return;
     if (this.plot) this.plot.destroy();
-    const width = Math.max(240, this.liveEl.clientWidth || this.figure.clientWidth || 600);
+    for (const el of this.liveEl.querySelectorAll(".am-axis-title, .am-chart__markers")) el.remove();
+    this.liveEl.classList.toggle("has-ytitle", Boolean(spec.y_label));
+    const width = this.plotWidth();
     this.plot = new uPlot(chartOptions(spec, width, this.holder), chartData(spec), this.liveEl);
+    this.holder.plot = this.plot;
     this.plot.root.setAttribute("aria-hidden", "true");
+    // axis titles are HTML, so a long title wraps instead of being clipped
+    if (spec.y_label) {
+      const y = Object.assign(document.createElement("div"), { className: "am-axis-title am-axis-title--y", textContent: spec.y_label });
+      y.setAttribute("aria-hidden", "true");
+      this.liveEl.prepend(y);
+    }
+    if (spec.x_label) {
+      const x = Object.assign(document.createElement("p"), { className: "am-axis-title am-axis-title--x", textContent: spec.x_label });
+      x.setAttribute("aria-hidden", "true");
+      this.plot.root.querySelector(".u-wrap").after(x);
+    }
+    this.markers = Object.assign(document.createElement("ul"), { className: "am-chart__markers" });
+    this.markers.setAttribute("aria-hidden", "true");
+    this.plot.root.append(this.markers);
+    if (spec.categories) {
+      const shown = categoryLayout(spec.categories, width).labels;
+      this.liveEl.title = shown.some((l, i) => l !== spec.categories[i]) ? spec.categories.join(" · ") : "";
+    }
+    this.place();
+    this.updateMarkers(spec);
+  }
+
+  place() {
+    const y = this.liveEl.querySelector(".am-axis-title--y");
+    if (y && this.plot) {
+      // centred on the plotting area (not the x axis under it)
+      const top = this.plot.bbox.top / devicePixelRatio;
+      y.style.top = `${Math.round(top)}px`;
+      y.style.height = `${Math.round(this.plot.bbox.height / devicePixelRatio)}px`;
+    }
+  }
+
+  updateMarkers(spec) {
+    if (!this.markers) return;
+    const items = spec.markers.filter((m) => m.label).map((m) => {
+      const k = spec.markers.indexOf(m) % MARKER_SVG.length;
+      return `<li><svg viewBox="-1 -1 12 12" fill="currentColor">${MARKER_SVG[k]}</svg>${escapeHTML(m.label)}</li>`;
+    });
+    const html = items.join("");
+    if (this.markers.innerHTML !== html) this.markers.innerHTML = html;
   }
 
   resize() {
     if (!this.plot) return;
-    const width = Math.max(240, this.liveEl.clientWidth);
+    const width = this.plotWidth();
     if (Math.abs(width - this.plot.width) > 1) {
-      this.plot.setSize({ width, height: Math.round(Math.min(320, Math.max(200, width * 0.5))) });
+      if (this.holder.spec && this.holder.spec.categories) this.rebuild();
+      else this.plot.setSize({ width, height: chartHeight(width) });
+      this.place();
     }
   }
 
@@ -306,6 +456,10 @@ class LiveChart {
       this.liveEl.hidden = true;
     }
   }
+}
+
+function escapeHTML(text) {
+  return String(text).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
 }
 
 // ------------------------------------------------------------------ one computed widget
@@ -441,12 +595,34 @@ class ComputedWidget {
     }
     const note = this.root.querySelector(":scope > .am-widget__note");
     if (note) { note.textContent = result.note; note.hidden = !result.note; }
+    const settings = this.root.querySelector(":scope > .am-widget__settings");
+    if (settings) settings.textContent = this.settingsText();
     result.charts.forEach((spec, i) => this.charts[i] && this.charts[i].update(spec));
     if (this.root.dataset.state !== "ready") {
       timings.first_ready ??= Math.round(performance.now());
       for (const input of this.form.elements) input.disabled = false;
       setState(this.root, "ready", "");
     }
+  }
+
+  // The controls' values as one sentence, printed instead of the controls (the same
+  // rule as settings_text in docs/hooks/widgets.py).
+  settingsText() {
+    const parts = [];
+    for (const control of this.form.querySelectorAll(".am-control")) {
+      const range = control.querySelector("input[type=range]");
+      const box = control.querySelector("input[type=checkbox]");
+      if (range) {
+        parts.push(`${control.querySelector("label").textContent}: ${formatValue(range)}`);
+      } else if (box) {
+        parts.push(`${control.querySelector("label").textContent}: ${box.checked ? "on" : "off"}`);
+      } else {
+        const checked = control.querySelector("input[type=radio]:checked");
+        const label = checked && control.querySelector(`label[for="${checked.id}"]`);
+        parts.push(`${control.querySelector("legend").textContent}: ${label ? label.textContent : ""}`);
+      }
+    }
+    return parts.length ? `Settings — ${parts.join("; ")}.` : "";
   }
 
   fail(error, fatal) {
@@ -527,8 +703,21 @@ function mountSnippets() {
 
 let resizeObserver = null;
 
+// Material adds a <nav> to each code block (its copy button): landmarks need distinct names.
+function nameCodeNavs() {
+  document.querySelectorAll(".md-code__nav").forEach((nav, i) => nav.setAttribute("aria-label", `Code block ${i + 1} actions`));
+}
+
+function afterMaterial() {
+  markScrollRegions();
+  nameCodeNavs();
+}
+
 function mountAll() {
   mountSnippets();
+  afterMaterial();
+  requestAnimationFrame(afterMaterial); // after Material has wrapped the tables, added code navs
+  setTimeout(afterMaterial, 500);
   for (const w of live) if (!w.root.isConnected) live.delete(w);
   const roots = document.querySelectorAll("[data-widget][data-state='static']");
   for (const root of roots) {
@@ -545,6 +734,51 @@ function mountAll() {
     if (resizeObserver) resizeObserver.observe(root);
   }
 }
+
+// Print: the charts are redrawn at a width that fits the page, then back.
+const PRINT_WIDTH = 640;
+function printCharts(printing) {
+  for (const w of live) {
+    if (!w.root.isConnected) continue;
+    for (const c of w.charts) {
+      c.printWidth = printing ? Math.min(PRINT_WIDTH, c.liveEl.clientWidth || PRINT_WIDTH) : null;
+      c.resize();
+    }
+  }
+}
+window.addEventListener("beforeprint", () => printCharts(true));
+window.addEventListener("afterprint", () => printCharts(false));
+
+// A wide table or display equation scrolls sideways: it then takes keyboard focus and is
+// named as a region (equations are marked at build time; here the focus stop is dropped
+// where nothing scrolls, and tables, which Material wraps at run time, are marked).
+const SCROLLERS = [
+  [".md-typeset .md-typeset__scrollwrap", "region", "Table (scrolls sideways)"],
+  [".md-typeset div.arithmatex", "group", "Equation (scrolls sideways)"],
+  [".jp-Cell .highlight-ipynb, .jp-OutputArea-output pre, .jp-OutputArea-output", "region", "Notebook code or output (scrolls)"],
+];
+
+function markScrollRegions() {
+  for (const [selector, role, label] of SCROLLERS) document.querySelectorAll(selector).forEach((el, i) => {
+    const scrolls = el.scrollWidth > el.clientWidth + 1 || el.scrollHeight > el.clientHeight + 1;
+    if (scrolls && getComputedStyle(el).overflow !== "visible") {
+      el.tabIndex = 0;
+      el.dataset.amScrolls = "";
+      el.setAttribute("role", role);
+      el.setAttribute("aria-label", `${label}, ${i + 1}`);
+    } else {
+      el.removeAttribute("tabindex");
+      delete el.dataset.amScrolls;
+      el.removeAttribute("role");
+      el.removeAttribute("aria-label");
+    }
+  });
+}
+let scrollTimer = 0;
+window.addEventListener("resize", () => {
+  clearTimeout(scrollTimer);
+  scrollTimer = setTimeout(markScrollRegions, 150);
+});
 
 // The charts follow Material's light/dark scheme (data-md-color-scheme on <body>).
 new MutationObserver(() => {

@@ -51,6 +51,12 @@ export default function mount(root) {
   }
 
   stages.forEach((stage, i) => {
+    // a button's name starts with the words it shows (WCAG 2.5.3, label in name)
+    const shown = Array.from(stage.querySelectorAll("text"), (t) => t.textContent.trim()).join(" ").trim();
+    const name = stage.getAttribute("aria-label") || "";
+    if (shown && !name.toLowerCase().startsWith(shown.toLowerCase())) {
+      stage.setAttribute("aria-label", name ? `${shown}: ${name}` : shown);
+    }
     stage.setAttribute("tabindex", "0");
     stage.setAttribute("role", "button");
     stage.setAttribute("aria-pressed", "false");
@@ -78,6 +84,17 @@ export default function mount(root) {
       target.focus();
     });
   });
+
+  // The panels' headings sit one level below the section the widget is in.
+  let level = 2;
+  for (let el = root; el; el = el.previousElementSibling || el.parentElement) {
+    const m = /^H([1-6])$/.exec(el.tagName);
+    if (m && el !== root) { level = Number(m[1]) + 1; break; }
+    if (el.classList && el.classList.contains("md-content__inner")) break;
+  }
+  for (const h of root.querySelectorAll("[data-panel] h1, [data-panel] h2, [data-panel] h3, [data-panel] h4, [data-panel] h5, [data-panel] h6")) {
+    h.setAttribute("aria-level", String(Math.min(6, level)));
+  }
 
   // Start with the first stage selected, so the highlighting is discoverable.
   select(stages[0]);
