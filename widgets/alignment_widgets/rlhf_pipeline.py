@@ -130,8 +130,8 @@ STAGES: tuple[Stage, ...] = (
         arrows=("a-sft-rm", "a-comparisons-rm", "a-rm-out"),
         consumes=(
             "comparisons: several SFT samples per prompt, ranked by people; and a network "
-            "to start from, here the SFT model (InstructGPT used a separate 6B GPT-3 "
-            "fine-tuned on public NLP datasets, App. C.2)."
+            "to start from, here the SFT model (InstructGPT trained one 6B reward model "
+            "and used it for policies of every size, §3.5 and App. C)."
         ),
         produces="the reward model r_φ(x, y), a network with a scalar head.",
         role=(
