@@ -152,7 +152,7 @@ STAGES: tuple[Stage, ...] = (
         role=(
             "Generate answers, score them with r_φ, subtract β times the log-ratio to π_ref "
             "on every token, and update the policy with PPO (chapter 4). The KL penalty "
-            "keeps it where the reward model can be trusted."
+            "keeps it near the text the reward model was trained on."
         ),
     ),
 )
