@@ -3,8 +3,9 @@
 //
 // Protocol (worker.js message type `live`): {op: "reset", params} -> {describe},
 // {op: "set", params} -> {reset, describe}, {op: "step", steps} -> {rows: [[row...] per run]}.
-// While playing, one step request is in flight at a time; each answer is one chart update
-// (drawn on the next animation frame). Pause stops asking: the answer already in flight is
+// While playing, one step request is in flight at a time; each answer is one chart update,
+// drawn on the next animation frame, and the next request goes out with that frame (so the
+// pace is "steps per update" times the frame rate, whatever the worker's speed). Pause stops asking: the answer already in flight is
 // the last update. Reset (or changing the data, the methods or the seed) starts both runs
 // again from step 0, and answers that were in flight for the old runs are dropped.
 // root.amPlayground exposes the streamed rows and the update counters to tests and
@@ -308,7 +309,8 @@ export default async function mount(root) {
       state.inflight = false;
       if (generation !== state.generation) { pump(); return; }
       apply(answer.rows);
-      pump();
+      // at most one update per frame: the next step is asked for when this one is drawn
+      requestAnimationFrame(pump);
     }, (error) => { state.inflight = false; fail(error); });
   }
 

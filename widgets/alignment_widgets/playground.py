@@ -72,7 +72,7 @@ CONTROLS = (
     Choice("flaw", "Annotator flaw", tuple((f, f) for f in ANNOTATOR_FLAWS), "length"),
     Slider("strength", "Flaw strength", 0.0, 1.0, 0.05, 0.75),
     Slider("seed", "Seed", 0, 9, 1, 0),
-    Slider("speed", "Steps per update", 1, 10, 1, 2),
+    Slider("speed", "Steps per update", 1, 10, 1, 1),
 )
 #: parameters that change the data or the methods: changing one resets the runs
 RESET_PARAMS = ("method_a", "method_b", "flaw", "strength", "seed", "loss_type")
