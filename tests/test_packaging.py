@@ -13,6 +13,7 @@ import ast
 import email.parser
 import importlib.util
 import json
+import os
 import re
 import subprocess
 import sys
@@ -326,7 +327,8 @@ def test_ci_workflow_runs_the_readme_test_command_and_the_matrix() -> None:
     assert "nox" in text and "--error-on-missing-interpreters" in text
 
 
-def test_the_matrix_starts_at_the_numpy_floor() -> None:
+def test_the_matrix_starts_at_the_numpy_floor(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", os.environ.get("PATH", ""))  # noxfile.py prepends pyenv's dirs
     nox_spec = importlib.util.spec_from_file_location("noxfile_for_test", ROOT / "noxfile.py")
     assert nox_spec is not None and nox_spec.loader is not None
     pytest.importorskip("nox")
