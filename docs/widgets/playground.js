@@ -22,9 +22,9 @@ function css(el, text) { el.setAttribute("style", text); return el; }
 
 class Chart {
   constructor(parent, title, xLabel, yLabel) {
-    this.figure = document.createElement("figure");
+    this.figure = document.createElement("div");
     this.figure.className = "am-pg__chart";
-    const caption = document.createElement("figcaption");
+    const caption = document.createElement("p");
     caption.textContent = title;
     this.canvas = document.createElement("canvas");
     this.canvas.setAttribute("role", "img");
@@ -124,13 +124,16 @@ class Chart {
     // legend
     const entries = bars ? bars.series : lines.filter((l) => l.label);
     let lx = box.x + 6;
+    let ly = box.y + 10;
     ctx.textAlign = "left";
     for (const e of entries) {
+      const w = 18 + ctx.measureText(e.label).width;
+      if (lx + w > box.x + box.w && lx > box.x + 6) { lx = box.x + 6; ly += 13; } // wrap
       ctx.fillStyle = e.color;
-      ctx.fillRect(lx, box.y + 5, 10, 3);
+      ctx.fillRect(lx, ly - 5, 10, 3);
       ctx.fillStyle = fg;
-      ctx.fillText(e.label, lx + 13, box.y + 10);
-      lx += 18 + ctx.measureText(e.label).width;
+      ctx.fillText(e.label, lx + 13, ly);
+      lx += w;
     }
     this.canvas.setAttribute("aria-label", `${this.title}. ${this.describe(lines, bars)}`);
   }
@@ -221,8 +224,6 @@ export default async function mount(root) {
   });
 
   // ---- charts
-  liveEl.hidden = false;
-  css(liveEl, "display:grid;grid-template-columns:repeat(auto-fit,minmax(18rem,1fr));gap:.5rem 1rem");
   const readout = document.createElement("p");
   readout.className = "am-pg__readout";
   readout.setAttribute("aria-live", "off");
@@ -257,7 +258,7 @@ export default async function mount(root) {
     charts.frontier.draw({ lines: state.rows.map((rows, i) => ({
       label: labels[i], xs: rows.map((r) => r.kl), ys: rows.map((r) => r.true), color: COLORS[i], dot: true,
     })) });
-    charts.kl.draw({ lines: series("kl") });
+    charts.kl.draw({ lines: series("kl"), yMin: 0 });
     charts.loss.draw({ lines: series("loss") });
     charts.accuracy.draw({ lines: series("accuracy"), yMin: 0, yMax: 1 });
     charts.policy.draw({ bars: {
@@ -360,7 +361,10 @@ export default async function mount(root) {
   resetNames = state.describe.reset_params || [];
   for (const el of form.elements) { el.disabled = false; if (el.type === "range") showValue(el); }
   setButtons();
-  staticFigure.hidden = true;
+  staticFigure.style.display = "none"; // (Material styles figures display: flex, over [hidden])
+  liveEl.hidden = false;
+  form.hidden = false;
+  scheduleDraw();
   if (location.hash === `#${key}`) root.scrollIntoView();
   new ResizeObserver(() => scheduleDraw()).observe(liveEl);
 }

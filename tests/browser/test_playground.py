@@ -4,6 +4,7 @@ run of the same settings in CPython."""
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import pytest
@@ -144,3 +145,19 @@ def test_every_method_trains_live(new_context: Any, site_url: str, method: str) 
     rows = page.evaluate(STATE)["rows"]
     assert len(rows) == 1 and rows[0][-1]["kl"] > 0
     assert_same_rows(rows, {"method_a": method, "method_b": "none"})
+
+
+def test_without_pyodide_it_says_so_and_keeps_the_finished_run(new_context: Any,
+                                                                site_url: str) -> None:
+    context = new_context()
+    context.route(re.compile(r".*\.wasm(\?.*)?$"), lambda route: route.abort())
+    page = context.new_page()
+    page.goto(site_url + URL)
+    page.wait_for_function(
+        "() => document.querySelector('[data-widget=\"playground\"]').dataset.state === 'error'",
+        timeout=READY_TIMEOUT_MS,
+    )
+    root = page.locator('[data-widget="playground"]')
+    assert "unavailable" in root.locator(".am-widget__status").inner_text()
+    assert root.locator(".am-pg__static svg[role=img]").is_visible()
+    assert not root.locator("form.am-pg__controls").is_visible()

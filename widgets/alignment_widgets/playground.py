@@ -323,7 +323,7 @@ def run_offline(params: dict[str, Any] | None = None, steps: int = 200) -> tuple
 # ------------------------------------------------------------------ the static figure
 
 _COLORS = ("#4e79a7", "#e15759", "#59a14f", "#f28e2b")
-STATIC_STEPS = 200
+STATIC_STEPS = 400
 
 
 def _polyline(xs: list[float], ys: list[float], box: tuple[float, float, float, float],
@@ -419,6 +419,22 @@ def _control_html(control: Any) -> str:
     )
 
 
+_STYLE = (
+    ".am-pg__grid{display:grid;gap:.4rem 1rem;grid-template-columns:repeat(auto-fit,minmax(13rem,1fr));"
+    "margin:.5rem 0;text-align:left}"
+    ".am-pg__control{display:flex;flex-direction:column;font-size:.75rem;gap:.1rem}"
+    ".am-pg__control output{font-variant-numeric:tabular-nums}"
+    ".am-pg__buttons{display:flex;flex-wrap:wrap;gap:.4rem;align-items:center}"
+    ".am-pg__buttons .md-button{margin:0;padding:.3em 1.2em}"
+    ".am-pg__step{font-variant-numeric:tabular-nums;margin-left:.5rem}"
+    ".am-pg__live{display:grid;gap:.5rem 1rem;grid-template-columns:repeat(auto-fit,minmax(15rem,1fr))}"
+    ".am-pg__live[hidden],.am-pg__controls[hidden]{display:none}"
+    ".am-pg__chart{margin:0;min-width:0}"
+    ".am-pg__chart p{margin:.2rem 0;font-size:.7rem;text-align:center}"
+    ".am-pg__readout{font-size:.75rem;font-variant-numeric:tabular-nums}"
+)
+
+
 def static_html() -> str:
     """Controls (enabled by playground.js), the finished run's figure and its numbers."""
     svg, alt = static_figure()
@@ -428,7 +444,8 @@ def static_html() -> str:
         for a, label in (("play", "Play"), ("step", "Step"), ("reset", "Reset"))
     )
     return (
-        '<form class="am-pg__controls" autocomplete="off">'
+        f"<style>{_STYLE}</style>"
+        '<form class="am-pg__controls" autocomplete="off" hidden>'
         f'<div class="am-pg__buttons">{buttons}<span class="am-pg__step" data-pg-step="">step 0</span></div>'
         f'<div class="am-pg__grid">{controls}</div></form>'
         f'<figure class="am-pg__static">{svg}<figcaption>{escape(alt)} Turn on JavaScript to train '
