@@ -327,3 +327,22 @@ def test_surrogate_metric_is_ppo_clip_objective():
     theta = np.array([[0.0, 0.0]])
     _, m = ppo_step(theta, theta, [[0.0, 1.0]], [0, 0], [0, 1], beta=0.1, lr=1e-9, epochs=1)
     assert m["objective"] == pytest.approx(float(np.mean(ppo_clip_objective([1.0, 1.0], [-0.5, 0.5]))))
+
+
+def test_noise_flips_a_fraction_0_45_s_of_the_labels():
+    task = make_playground_task(seed=0)
+    clean = simulate_annotators(task, 20_000, flaw="noise", strength=0.0, seed=7)
+    noisy = simulate_annotators(task, 20_000, flaw="noise", strength=1.0, seed=7)
+    assert np.array_equal(clean.prompts, noisy.prompts)  # same draws, only the flips differ
+    flipped = np.mean(clean.chosen != noisy.chosen)
+    assert flipped == pytest.approx(0.45, abs=0.015)
+
+
+def test_position_bias_favours_the_response_drawn_first():
+    task = make_playground_task(seed=0)
+    clean = simulate_annotators(task, 20_000, flaw="position", strength=0.0, seed=8)
+    biased = simulate_annotators(task, 20_000, flaw="position", strength=1.0, seed=8)
+    # the same pairs; a label can only change towards the first-drawn response
+    changed = clean.chosen != biased.chosen
+    assert 0.1 < changed.mean() < 0.5
+    assert np.array_equal(biased.rejected[changed], clean.chosen[changed])

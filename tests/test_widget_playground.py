@@ -195,3 +195,18 @@ def test_experiment_8_best_of_n_stays_within_its_kl_bound():
 
     bon = trajectory({"method_a": "bon", "method_b": "none"}, steps=60)[0]
     assert all(r["kl"] <= best_of_n_kl(r["step"] + 1) + 1e-9 for r in bon)
+
+
+def test_the_page_states_the_sizes_the_code_uses():
+    page = (ROOT / "docs" / "playground.md").read_text(encoding="utf-8")
+    assert f"There are {pg.N_PROMPTS} prompts with {pg.N_RESPONSES} candidate responses" in page
+    assert f"{pg.N_PAIRS} comparisons" in page and f"first {pg.RM_STEPS} steps" in page
+    assert f"draws {pg.SAMPLES_PER_PROMPT} responses per prompt" in page
+    scales = pg.LR_SCALE
+    assert f"multiply it by {scales['dpo']:g} and {scales['kto']:g}" in page
+    assert f"by {pg.IPO_LR_SCALE:g}), PPO by {scales['ppo']:g}" in page
+    assert "takes four clipped gradient steps" in page
+    import inspect
+
+    from alignment_math import ppo_step
+    assert inspect.signature(ppo_step).parameters["epochs"].default == 4
