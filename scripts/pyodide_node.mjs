@@ -3,7 +3,15 @@
 //
 //   node scripts/pyodide_node.mjs --dir .cache/pyodide \
 //        [--packages numpy,alignment-math,alignment-widgets] \
-//        [--mount HOST_DIR:/guest/dir]... (--script FILE.py | --code 'print(1)') [-- ARGS...]
+//        [--mount HOST_DIR:/guest/dir]... [--snapshot FILE] (--script FILE.py | --code 'print(1)')
+//        [-- ARGS...]
+//   node scripts/pyodide_node.mjs --dir .cache/pyodide --make-snapshot FILE [--code 'import json']
+//
+// --make-snapshot boots with Pyodide's (experimental, 0.27) `_makeSnapshot` option, runs --code
+// (pure-Python stdlib imports only: 0.27 cannot snapshot loaded dynamic libraries such as numpy's),
+// writes the raw memory snapshot to FILE, prints {"build_id", "size"} as JSON and exits 0.
+// --snapshot FILE boots from such a snapshot (`_loadSnapshot`; FILE.gz is unzipped first) instead of
+// a normal start.
 //
 // Checks every file of DIR/pyodide-lock.json against its sha256 (Node's loadPackage does not),
 // loads the packages by name, fails if loadPackage reports any error or a package's import does
@@ -38,6 +46,8 @@ for (let i = 0; i < argv.length; i++) {
     if (cut <= 0) usage(`--mount wants HOST:GUEST, got ${v}`);
     opts.mounts.push([resolve(v.slice(0, cut)), v.slice(cut + 1)]);
   } else if (a === "--script") opts.script = next();
+  else if (a === "--make-snapshot") opts.makeSnapshot = resolve(next());
+  else if (a === "--snapshot") opts.snapshot = resolve(next());
   else if (a === "--code") opts.code = next();
   else if (a === "--") {
     opts.args = argv.slice(i + 1);
@@ -45,7 +55,11 @@ for (let i = 0; i < argv.length; i++) {
   } else usage(`unknown argument ${a}`);
 }
 if (!opts.dir) usage("--dir is required");
-if (!opts.script === !opts.code) usage("give exactly one of --script and --code");
+if (opts.makeSnapshot) {
+  if (opts.script || opts.packages.length || opts.snapshot) {
+    usage("--make-snapshot takes only --dir and --code (stdlib imports)");
+  }
+} else if (!opts.script === !opts.code) usage("give exactly one of --script and --code");
 for (const f of ["pyodide.mjs", "pyodide-lock.json", "pyodide.asm.wasm"]) {
   if (!existsSync(resolve(opts.dir, f))) {
     console.error(`pyodide_node: ${opts.dir} has no ${f}; build it with ` +
@@ -57,7 +71,35 @@ for (const f of ["pyodide.mjs", "pyodide-lock.json", "pyodide.asm.wasm"]) {
 const lock = JSON.parse(readFileSync(resolve(opts.dir, "pyodide-lock.json"), "utf8"));
 const { loadPyodide } = await import(pathToFileURL(resolve(opts.dir, "pyodide.mjs")).href);
 const t0 = performance.now();
-const pyodide = await loadPyodide({ indexURL: opts.dir + "/" });
+if (opts.makeSnapshot) {
+  const { writeFileSync } = await import("node:fs");
+  let snapshot;
+  try {
+    const py = await loadPyodide({ indexURL: opts.dir + "/", _makeSnapshot: true });
+    if (opts.code) py.runPython(opts.code);
+    snapshot = py.makeMemorySnapshot();
+    const buildId = py._api.config.BUILD_ID;
+    writeFileSync(opts.makeSnapshot, snapshot);
+    console.log(JSON.stringify({ build_id: buildId, size: snapshot.length }));
+  } catch (err) {
+    console.error(`pyodide_node: cannot make a snapshot: ${String(err.message ?? err).trim()}`);
+    process.exit(2);
+  }
+  process.exit(0);
+}
+let snapshot;
+if (opts.snapshot) {
+  let bytes = readFileSync(opts.snapshot);
+  if (opts.snapshot.endsWith(".gz")) bytes = (await import("node:zlib")).gunzipSync(bytes);
+  snapshot = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
+}
+let pyodide;
+try {
+  pyodide = await loadPyodide({ indexURL: opts.dir + "/", ...(snapshot ? { _loadSnapshot: snapshot } : {}) });
+} catch (err) {
+  console.error(`pyodide_node: Pyodide did not start: ${String(err.message ?? err).trim()}`);
+  process.exit(2);
+}
 const tBoot = performance.now();
 
 const unknown = opts.packages.filter((name) => !lock.packages[name]);

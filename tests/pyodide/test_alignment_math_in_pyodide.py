@@ -104,18 +104,42 @@ def test_site_lock_is_pinned_and_every_file_matches(pyodide_dir: Path,
     for name, pkg in lock["packages"].items():
         data = (pyodide_dir / pkg["file_name"]).read_bytes()
         assert hashlib.sha256(data).hexdigest() == pkg["sha256"], name
-        if name in official["packages"]:  # numpy: byte-identical to the release
-            assert pkg == official["packages"][name]
+        if name in official["packages"]:  # numpy: the release's, byte-compiled or as it is
+            release = official["packages"][name]
+            assert {k: v for k, v in pkg.items() if k != "sha256"} == \
+                {k: v for k, v in release.items() if k != "sha256"}
+            if pkg["sha256"] != release["sha256"]:
+                _same_but_compiled(build_pyodide.default_cache() / pkg["file_name"],
+                                   pyodide_dir / pkg["file_name"])
     assert lock["packages"]["alignment-math"]["depends"] == ["numpy"]
     assert sorted(lock["packages"]["alignment-widgets"]["depends"]) == ["alignment-math", "numpy"]
     # the browser gets alignment_math only: never the torch training code
     with zipfile.ZipFile(pyodide_dir / lock["packages"]["alignment-math"]["file_name"]) as zf:
         tops = {name.split("/")[0] for name in zf.namelist()}
     assert tops == {"alignment_math", "alignment_math-0.1.0.dist-info"}, tops
-    for core in ("pyodide.js", "pyodide.mjs", "pyodide.asm.js", "pyodide.asm.wasm",
-                 "python_stdlib.zip"):
+    for core in ("pyodide.js", "pyodide.mjs", "pyodide.asm.js", "pyodide.asm.wasm"):
         npm_copy = ROOT / "node_modules" / "pyodide" / core
         assert (pyodide_dir / core).read_bytes() == npm_copy.read_bytes(), core
+    stdlib = ROOT / "node_modules" / "pyodide" / "python_stdlib.zip"
+    if (pyodide_dir / "python_stdlib.zip").read_bytes() != stdlib.read_bytes():
+        _same_but_compiled(stdlib, pyodide_dir / "python_stdlib.zip")
+
+
+def _same_but_compiled(release: Path, shipped: Path) -> None:
+    """``shipped`` is ``release`` with each module's source replaced by its bytecode
+    (build_pyodide.py's sourceless py-compile): every other member byte-identical but a
+    wheel's RECORD."""
+    with zipfile.ZipFile(release) as zf:
+        original = {n: zf.read(n) for n in zf.namelist()}
+    with zipfile.ZipFile(shipped) as zf:
+        got = {n: zf.read(n) for n in zf.namelist()}
+    for name, data in original.items():
+        if name.endswith(".py") and name[:-3] + ".pyc" in got:
+            assert name not in got, name
+            assert got[name[:-3] + ".pyc"][:4] == b"\xcb\r\r\n", name  # CPython 3.12 bytecode
+        elif not name.endswith(".dist-info/RECORD"):  # RECORD lists the new files
+            assert got.get(name) == data, f"{shipped.name}: {name} differs from the release"
+    assert set(got) == {n[:-3] + ".pyc" if n[:-3] + ".pyc" in got else n for n in original}
 
 
 def test_unit_tests_pass_under_pyodide(run_in_pyodide: RunInPyodide, pytest_wheels: Path,
