@@ -4,14 +4,21 @@
 // Also runs a code snippet ({id, code}) for the runnable code blocks, and passes a live
 // widget's message ({id, live: name, message}) to alignment_widgets.<name>.live(message),
 // which keeps that widget's state between messages (the playground's training runs).
+//
+// Start-up: the interpreter is restored from the memory snapshot scripts/build_pyodide.py made
+// at build time (snapshot.json names it with its sha256; fetched with Subresource Integrity,
+// gunzipped, checked by Pyodide against its build id).  Anything wrong with it (missing,
+// corrupted, from another build, fails to restore) falls back to a normal boot, and the
+// reason is kept in self.__amBoot.snapshot.
 import { loadPyodide } from "../pyodide/pyodide.mjs";
 
 const INDEX_URL = new URL("../pyodide/", import.meta.url).href;
 const PACKAGES = ["numpy", "alignment-math", "alignment-widgets"];
 // The build's digest of the Pyodide files (written in by docs/hooks/widgets.py): the site
-// lock is fetched as pyodide-lock.json?v=<digest>, so a new build never reads an old lock
-// from the service worker's cache (the wheels' names carry content hashes already).
+// lock and the snapshot description are fetched with ?v=<digest>, so a new build never reads
+// an old one from a cache (the wheels' and the snapshot's names carry content hashes already).
 const VERSION = "__AM_CACHE_VERSION__";
+const PYODIDE_VERSION = "0.27.7";
 
 const PRELUDE = `
 import io, json, sys, traceback
@@ -62,34 +69,102 @@ const wasmFailed = new Promise((_, reject) => {
     warn(...args);
   };
 });
+wasmFailed.catch(() => {});
 
 // A file Pyodide could not fetch also leaves a promise rejected inside Pyodide itself;
-// report it through the boot result, not as an uncaught error of the page.
+// report it through the boot attempt it belongs to, not as an uncaught error of the page.
 let settled = false;
-const unhandled = new Promise((_, reject) => {
-  self.addEventListener("unhandledrejection", (event) => {
-    event.preventDefault();
-    if (!settled) reject(new Error(String(event.reason && event.reason.message || event.reason)));
-  });
+let rejectAttempt = null;
+self.addEventListener("unhandledrejection", (event) => {
+  event.preventDefault();
+  if (!settled && rejectAttempt) rejectAttempt(new Error(String(event.reason && event.reason.message || event.reason)));
 });
 
-// Milestones of the boot (epoch ms), reported to the page.
+// Milestones of the boot (epoch ms), reported to the page (read by scripts/bench_site.py).
 const timings = {};
-const mark = (name) => { timings[name] = performance.timeOrigin + performance.now(); };
+// How this boot went (read by the browser tests and the benchmark in the worker's scope).
+const bootInfo = (self.__amBoot = { snapshot: "not tried", timings });
+const mark = (name) => { timings[name] ??= performance.timeOrigin + performance.now(); };
+// "wasm": pyodide.asm.wasm compiled and instantiated (the first instantiation is Pyodide's own).
+for (const name of ["instantiateStreaming", "instantiate"]) {
+  const original = WebAssembly[name];
+  WebAssembly[name] = function (...args) {
+    mark("wasm_start");
+    const result = original.apply(this, args);
+    result.then(() => mark("wasm"), () => {});
+    return result;
+  };
+}
 
-async function boot() {
-  mark("worker");
-  const failures = [];
-  const pyodide = await Promise.race([
+/** The snapshot's bytes, verified: its description, then the file with its sha256 (SRI). */
+async function snapshotBytes() {
+  const described = await fetch(`${INDEX_URL}snapshot.json?v=${VERSION}`);
+  if (!described.ok) throw new Error(`no snapshot in this build (HTTP ${described.status})`);
+  const info = await described.json();
+  if (info.pyodide_version !== PYODIDE_VERSION) {
+    throw new Error(`the snapshot is for Pyodide ${info.pyodide_version}`);
+  }
+  const url = new URL(info.file, INDEX_URL).href;
+  let response;
+  try {
+    response = await fetch(url, { integrity: info.integrity });
+  } catch (error) {
+    forget(url);  // a cached copy that fails its check must not be served again
+    throw new Error(`the snapshot failed its sha256 check or could not be fetched (${error.message})`);
+  }
+  if (!response.ok) throw new Error(`the snapshot could not be fetched (HTTP ${response.status})`);
+  const body = response.body.pipeThrough(new DecompressionStream("gzip"));
+  const bytes = new Uint8Array(await new Response(body).arrayBuffer());
+  if (bytes.length !== info.raw_size) throw new Error("the snapshot has the wrong size");
+  mark("snapshot_fetched");
+  return bytes;
+}
+
+/** Drop ``url`` from the service worker's caches (best effort). */
+async function forget(url) {
+  try {
+    for (const key of await caches.keys()) {
+      if (key.startsWith("alignment-math-")) await (await caches.open(key)).delete(url, { ignoreSearch: false });
+    }
+  } catch (error) {
+    // no CacheStorage here: nothing was cached
+  }
+}
+
+async function start(failures, snapshot) {
+  const attempt = new Promise((_, reject) => { rejectAttempt = reject; });
+  attempt.catch(() => {});
+  return Promise.race([
     loadPyodide({
       indexURL: INDEX_URL,
       lockFileURL: `${INDEX_URL}pyodide-lock.json?v=${VERSION}`,
       stdout: () => {},
       stderr: (line) => failures.push(line),
+      ...(snapshot ? { _loadSnapshot: snapshot } : {}),
     }),
     wasmFailed,
-    unhandled,
+    attempt,
   ]);
+}
+
+async function boot() {
+  mark("worker");
+  let failures = [];
+  let pyodide = null;
+  const snapshot = snapshotBytes();
+  snapshot.catch(() => {});
+  try {
+    pyodide = await start(failures, snapshot);
+    bootInfo.snapshot = "restored";
+  } catch (error) {
+    const reason = String(error && error.message || error).trim().split("\n")[0];
+    if (/WebAssembly runtime/.test(reason)) throw error;
+    // any failure to restore: boot normally (the wasm is compiled again, from the cache)
+    bootInfo.snapshot = `not used: ${reason}`;
+    failures = [];
+    delete timings.wasm;
+    pyodide = await start(failures, null);
+  }
   mark("pyodide");
   await pyodide.loadPackage(PACKAGES, {
     messageCallback: () => {},
