@@ -308,7 +308,7 @@ def test_best_of_n_policy_matches_monte_carlo_and_the_kl_bound(n):
     rng = np.random.default_rng(0)
     draws = rng.choice(4, size=(100_000, n), p=ref)
     best = draws[np.arange(100_000), np.argmax(rewards[draws], axis=1)]
-    assert np.allclose(probs, np.bincount(best, minlength=4) / 100_000, atol=0.006)
+    assert np.allclose(probs, np.bincount(best.astype(np.intp), minlength=4) / 100_000, atol=0.006)
     assert probs.sum() == pytest.approx(1.0)
     assert float(kl_divergence(probs, ref)) <= best_of_n_kl(n) + 1e-12
     if n == 1:

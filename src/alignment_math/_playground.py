@@ -51,7 +51,7 @@ __all__ = [
     "simulate_annotators",
 ]
 
-IntArray = NDArray[np.int64]
+IntArray = NDArray[np.intp]  # the platform index type (int32 in Pyodide), as bincount wants
 
 #: The annotators' possible flaws (see :func:`simulate_annotators`).
 ANNOTATOR_FLAWS = ("length", "position", "noise")
@@ -59,7 +59,7 @@ ANNOTATOR_FLAWS = ("length", "position", "noise")
 #: The features of a response, in the order of ``PlaygroundTask.features``.
 FEATURE_NAMES = ("quality", "length", "length²", "confidence")
 
-#: The true reward is linear in the features with these weights: :math:`q + \ell - \ell^2/2`.
+#: The true reward is linear in the features with these weights: :math:`q + L - L^2/2`.
 TRUE_WEIGHTS = (1.0, 1.0, -0.5, 0.0)
 
 
@@ -69,7 +69,7 @@ class PlaygroundTask(NamedTuple):
     features: FloatArray
     """(P, K, 4): quality, length, length² and confidence of each candidate response."""
     true_rewards: FloatArray
-    """(P, K): the true reward :math:`r^\\star = q + \\ell - \\ell^2/2`."""
+    """(P, K): the true reward :math:`r_{\\text{true}} = q + L - L^2/2`."""
     ref_logits: FloatArray
     """(P, K): logits of the reference policy :math:`\\pi_{ref}`."""
 
@@ -130,17 +130,17 @@ def make_playground_task(
     Notes
     -----
     Each response has a quality :math:`q\sim\mathcal N(0,1)`, a length
-    :math:`\ell\sim U(0,3)` and a confidence :math:`c = 0.6q + 0.8\varepsilon` (correlated
+    :math:`L\sim U(0,3)` and a confidence :math:`c = 0.6q + 0.8\varepsilon` (correlated
     with quality, not rewarded by it). The true reward prefers good answers of about unit
     length, and padding hurts:
 
-    .. math:: r^\star(y) = q + \ell - \tfrac12\ell^2 = w^\star\cdot\phi(y),
-              \qquad \phi = (q, \ell, \ell^2, c),\ w^\star = (1, 1, -\tfrac12, 0),
+    .. math:: r_{\text{true}}(y) = q + L - \tfrac12L^2 = w^\star\cdot f(y),
+              \qquad f = (q, L, L^2, c),\ w^\star = (1, 1, -\tfrac12, 0),
 
-    so a linear reward model on :math:`\phi` can represent it exactly (``TRUE_WEIGHTS``).
+    so a linear reward model on :math:`f` can represent it exactly (``TRUE_WEIGHTS``).
 
     The reference policy writes short answers more often:
-    :math:`\theta^{ref} = 0.5\,\varepsilon' - 0.5\,\ell`.
+    :math:`\theta^{ref} = 0.5\,\varepsilon' - 0.5\,L`.
 
     Taught in ``docs/playground.md``.
 
@@ -184,7 +184,7 @@ def simulate_annotators(
     flaw : {"length", "position", "noise"}, default "length"
         What is wrong with the annotators (see Notes).
     strength : float, default 0.5
-        :math:`s \in [0, 1]`; 0 gives a flawless Bradley–Terry annotator of :math:`r^\star`.
+        :math:`s \in [0, 1]`; 0 gives a flawless Bradley–Terry annotator of :math:`r_{\text{true}}`.
     seed : int, default 0
 
     Returns
@@ -198,12 +198,12 @@ def simulate_annotators(
 
     .. math::
         P(A \succ B) = \sigma\bigl(u(A) - u(B) + b\bigr), \qquad
-        u(y) = r^\star(y) + \lambda\,\ell(y),
+        u(y) = r_{\text{true}}(y) + \lambda\,L(y),
 
     then, with probability :math:`\epsilon`, writes the opposite label.
     ``"length"``: :math:`\lambda = 2s` (longer looks better), :math:`b = \epsilon = 0`;
     the labels are Bradley–Terry in :math:`u`, so a reward model fitted to them learns
-    :math:`u`, not :math:`r^\star`: a proxy that can be hacked by padding.
+    :math:`u`, not :math:`r_{\text{true}}`: a proxy that can be hacked by padding.
     ``"position"``: :math:`b = 4s` (the first shown wins more often); since the order is
     random, this only adds noise. ``"noise"``: :math:`\epsilon = 0.45s` flipped labels.
     :func:`alignment_math.simulate_preference_pairs` draws fresh Gaussian features for
@@ -238,9 +238,9 @@ def simulate_annotators(
     margin = utility[prompts, first] - utility[prompts, second] + bias
     first_wins = rng.random(n) < sigmoid(margin)
     first_wins ^= rng.random(n) < flip
-    chosen = np.where(first_wins, first, second).astype(np.int64)
-    rejected = np.where(first_wins, second, first).astype(np.int64)
-    return PlaygroundPairs(prompts.astype(np.int64), chosen, rejected)
+    chosen = np.where(first_wins, first, second).astype(np.intp)
+    rejected = np.where(first_wins, second, first).astype(np.intp)
+    return PlaygroundPairs(prompts.astype(np.intp), chosen, rejected)
 
 
 def _sample_rows(probs: FloatArray, rng: np.random.Generator) -> IntArray:
@@ -248,7 +248,7 @@ def _sample_rows(probs: FloatArray, rng: np.random.Generator) -> IntArray:
     cdf = np.cumsum(probs, axis=-1)
     u = rng.random(probs.shape[0]) * cdf[:, -1]
     index = np.minimum((cdf < u[:, None]).sum(axis=-1), probs.shape[1] - 1)
-    return np.asarray(index, dtype=np.int64)
+    return np.asarray(index, dtype=np.intp)
 
 
 def sample_responses(
@@ -269,7 +269,7 @@ def sample_responses(
     """
     theta = _check_logits("logits", logits)
     m = _check_count("n_per_prompt", n_per_prompt, 1)
-    prompts = np.repeat(np.arange(theta.shape[0], dtype=np.int64), m)
+    prompts = np.repeat(np.arange(theta.shape[0], dtype=np.intp), m)
     probs = np.exp(log_softmax(theta))[prompts]
     return prompts, _sample_rows(probs, rng)
 
@@ -282,7 +282,7 @@ def policy_metrics(
     Returns
     -------
     dict
-        ``true_reward`` :math:`\frac1P\sum_x\mathbb E_{\pi}[r^\star]`, ``proxy_reward`` the
+        ``true_reward`` :math:`\frac1P\sum_x\mathbb E_{\pi}[r_{\text{true}}]`, ``proxy_reward`` the
         same for the proxy, ``kl`` :math:`\frac1P\sum_x\mathrm{KL}(\pi_x\|\pi^{ref}_x)` in nats.
 
     Examples
@@ -318,14 +318,14 @@ def reward_model_step(
     lr: float,
     l2: float = 0.0,
 ) -> tuple[FloatArray, dict[str, float]]:
-    r"""One gradient step of a linear Bradley–Terry reward model :math:`\hat r(y) = w\cdot\phi(y)`.
+    r"""One gradient step of a linear Bradley–Terry reward model :math:`r_\phi(y) = w\cdot f(y)`.
 
     Parameters
     ----------
     reward_weights : array_like, shape (F,)
         Current :math:`w`.
     features_chosen, features_rejected : array_like, shape (N, F)
-        :math:`\phi(y_w)`, :math:`\phi(y_l)` of the labelled pairs.
+        :math:`f(y_w)`, :math:`f(y_l)` of the labelled pairs.
     lr : float
         Step size :math:`\eta > 0`.
     l2 : float, default 0.0
@@ -335,11 +335,11 @@ def reward_model_step(
     -------
     (new_weights, metrics)
         ``metrics``: ``loss`` (mean :func:`bradley_terry_loss` at the old weights, plus the
-        penalty) and ``accuracy`` (fraction of pairs with :math:`\hat r(y_w) > \hat r(y_l)`).
+        penalty) and ``accuracy`` (fraction of pairs with :math:`r_\phi(y_w) > r_\phi(y_l)`).
 
     Notes
     -----
-    With :math:`d_i = \phi(y_w^i) - \phi(y_l^i)`,
+    With :math:`d_i = f(y_w^i) - f(y_l^i)`,
     :math:`\nabla J = -\frac1N\sum_i\sigma(-w\cdot d_i)\,d_i + \lambda w` and
     :math:`w \leftarrow w - \eta\nabla J`; the loss is convex, so small enough steps reach
     the maximum-likelihood fit of :func:`fit_bradley_terry`.
@@ -400,8 +400,8 @@ def dpo_step(
     With a table of logits, :math:`\log\pi_\theta(y_w) - \log\pi_\theta(y_l) =
     \theta_{x,y_w} - \theta_{x,y_l}` (the normaliser cancels), so
     :math:`\partial h/\partial\theta_{x,y_w} = 1 = -\partial h/\partial\theta_{x,y_l}` and the
-    step is :math:`\theta \leftarrow \theta - \eta\sum_i w_i\,\ell'(h_i)\,(e_{y_w^i} - e_{y_l^i})`,
-    with :math:`\ell'` the derivative of the chosen loss in :math:`h`, e.g.
+    step is :math:`\theta \leftarrow \theta - \eta\sum_i w_i\,g'(h_i)\,(e_{y_w^i} - e_{y_l^i})`,
+    with :math:`g'` the derivative of the chosen loss in :math:`h`, e.g.
     :math:`-\beta\sigma(-\beta h)` for DPO. At population level with Bradley–Terry labels of
     a reward :math:`r` the fixed point is :math:`\beta h = r(y_w) - r(y_l)` on every pair, i.e.
     :math:`\pi_\theta = \pi^*` of :func:`optimal_policy` (Rafailov et al. 2023, §4).
@@ -533,7 +533,7 @@ def ppo_step(
         :math:`\theta` (the policy that sampled the batch, :math:`\pi_{old}`) and
         :math:`\theta^{ref}`.
     reward_table : array_like, shape (P, K)
-        The reward model's score :math:`\hat r(x, y)` of every response.
+        The reward model's score :math:`r_\phi(x, y)` of every response.
     prompts, responses : array_like of int, shape (B,)
         The batch, sampled from :math:`\pi_{old}` (e.g. by :func:`sample_responses`).
     beta : float
@@ -551,21 +551,21 @@ def ppo_step(
     (new_logits, metrics)
         ``objective`` (mean clipped surrogate at the last epoch), ``clipfrac`` (fraction of
         samples whose gradient the clip removed at the last epoch), ``score`` (mean
-        :math:`\hat r` of the batch).
+        :math:`r_\phi` of the batch).
 
     Notes
     -----
     The reward of a sample is the score minus the sampled KL term, as
     :func:`kl_penalized_rewards` builds it for a one-token response:
-    :math:`R = \hat r - \beta(\log\pi_{old}(y) - \log\pi_{ref}(y))`. The baseline is exact:
-    :math:`b(x) = \sum_y\pi_{old}(y|x)\,[\hat r(x,y) - \beta\log\tfrac{\pi_{old}}{\pi_{ref}}(y|x)]`,
+    :math:`R = r_\phi - \beta(\log\pi_{old}(y) - \log\pi_{ref}(y))`. The baseline is exact:
+    :math:`b(x) = \sum_y\pi_{old}(y|x)\,[r_\phi(x,y) - \beta\log\tfrac{\pi_{old}}{\pi_{ref}}(y|x)]`,
     so :math:`A = R - b(x)`. Each epoch ascends the mean of
     :math:`\min(\rho A, \mathrm{clip}(\rho, 1-\epsilon, 1+\epsilon)A)`,
     :math:`\rho = \pi_\theta(y)/\pi_{old}(y)`, whose gradient per sample is
     :math:`\rho A(e_y - \pi_\theta(\cdot|x))` where the unclipped term is the minimum and 0
-    elsewhere. Since :math:`\mathbb E_\pi[A\nabla\log\pi] = \nabla(\mathbb E_\pi[\hat r] -
+    elsewhere. Since :math:`\mathbb E_\pi[A\nabla\log\pi] = \nabla(\mathbb E_\pi[r_\phi] -
     \beta\mathrm{KL}(\pi\|\pi_{ref}))`, the fixed point is :math:`\pi^*` of
-    :func:`optimal_policy` for :math:`\hat r` and :math:`\beta` (Schulman et al. 2017;
+    :func:`optimal_policy` for :math:`r_\phi` and :math:`\beta` (Schulman et al. 2017;
     Ziegler et al. 2019).
 
     Taught in ``docs/playground.md`` and ``docs/chapters/04-ppo.md``.
@@ -584,8 +584,8 @@ def ppo_step(
     eta = float(check_positive("lr", lr))
     eps = float(check_positive("clip_eps", clip_eps))
     n_epochs = _check_count("epochs", epochs, 1)
-    x = np.asarray(prompts, dtype=np.int64)
-    y = np.asarray(responses, dtype=np.int64)
+    x = np.asarray(prompts, dtype=np.intp)
+    y = np.asarray(responses, dtype=np.intp)
     old_logp = log_softmax(theta)
     old_probs = np.exp(old_logp)
     scores = table[x, y]
