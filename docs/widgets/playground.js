@@ -367,4 +367,7 @@ export default async function mount(root) {
   scheduleDraw();
   if (location.hash === `#${key}`) root.scrollIntoView();
   new ResizeObserver(() => scheduleDraw()).observe(liveEl);
+  // the charts take their colours from Material's light/dark scheme when drawn
+  new MutationObserver(() => scheduleDraw())
+    .observe(document.body, { attributes: true, attributeFilter: ["data-md-color-scheme"] });
 }
