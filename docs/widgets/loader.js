@@ -393,14 +393,20 @@ class LiveChart {
     if (!spec) return;
     if (this.plot) this.plot.destroy();
     for (const el of this.liveEl.querySelectorAll(".am-axis-title, .am-chart__markers")) el.remove();
-    this.liveEl.classList.toggle("has-ytitle", Boolean(spec.y_label));
+    // a y title longer than the plot is tall goes above the plot, horizontally
+    const guess = (this.liveEl.clientWidth || this.figure.clientWidth || 600) - 24;
+    const ytop = Boolean(spec.y_label) && textWidth(spec.y_label) > chartHeight(guess) - 50;
+    this.liveEl.classList.toggle("has-ytitle", Boolean(spec.y_label) && !ytop);
     const width = this.plotWidth();
     this.plot = new uPlot(chartOptions(spec, width, this.holder), chartData(spec), this.liveEl);
     this.holder.plot = this.plot;
     this.plot.root.setAttribute("aria-hidden", "true");
     // axis titles are HTML, so a long title wraps instead of being clipped
     if (spec.y_label) {
-      const y = Object.assign(document.createElement("div"), { className: "am-axis-title am-axis-title--y", textContent: spec.y_label });
+      const y = Object.assign(document.createElement("div"), {
+        className: `am-axis-title ${ytop ? "am-axis-title--ytop" : "am-axis-title--y"}`,
+        textContent: ytop ? `↑ ${spec.y_label}` : spec.y_label,
+      });
       y.setAttribute("aria-hidden", "true");
       this.liveEl.prepend(y);
     }
@@ -423,6 +429,7 @@ class LiveChart {
   place() {
     const y = this.liveEl.querySelector(".am-axis-title--y");
     if (y && this.plot) {
+      // (a title above the plot needs no placing)
       // centred on the plotting area (not the x axis under it)
       const top = this.plot.bbox.top / devicePixelRatio;
       y.style.top = `${Math.round(top)}px`;

@@ -46,7 +46,6 @@ WIDGETS = """() => [...document.querySelectorAll("[data-widget]")].map((root) =>
   const live = root.querySelector(".am-chart__live canvas");
   return {
     name: root.dataset.widget, script: Boolean(root.dataset.script), state: root.dataset.state,
-    height: root.getBoundingClientRect().height,
     breakInside: style.breakInside,
     settings: root.querySelector(".am-widget__settings")?.innerText || "",
     readouts: [...root.querySelectorAll("[data-readout]")].every((e) => e.getBoundingClientRect().height > 0),
@@ -72,7 +71,7 @@ def test_a_chapter_prints_as_an_article(printer: Any, site_url: str, url: str,
     page.wait_for_function(SETTLED, timeout=READY_TIMEOUT_MS)
     # a reader moved a control before printing: the print shows that setting
     moved = page.evaluate("""() => {
-      const input = document.querySelector(".am-widget[data-state=ready] input[type=range]");
+      const input = document.querySelector(".am-widget[data-state=ready]:not([data-script]) form.am-controls input[type=range]");
       if (!input) return null;
       input.value = input.max;
       input.dispatchEvent(new Event("input", {bubbles: true}));
@@ -95,7 +94,6 @@ def test_a_chapter_prints_as_an_article(printer: Any, site_url: str, url: str,
         assert w["readouts"], f"{w['name']}: readouts hidden in print"
         if w["state"] == "ready":
             assert w["live"], f"{w['name']}: the current chart is not printed"
-        assert w["height"] < 2 * PAGE_HEIGHT, f"{w['name']} is {w['height']:.0f} px tall in print"
     if moved:
         settings = page.locator(f"#{moved['id']} .am-widget__settings")
         assert settings.is_visible() and f"{moved['label']}: {moved['value']}" in settings.inner_text()
