@@ -85,7 +85,7 @@ PALETTE = {
 }
 #: figure "ink" (text, axes, ticks); replaced by currentColor so the SVG follows the theme.
 INK = "#010101"
-#: one shape per marker of a chart (diamond, square, triangle), drawn in the ink colour;
+#: one shape per marker of a chart (diamond, square, triangle), hollow, in the ink colour;
 #: loader.js draws the same shapes.
 MARKER_SHAPES = ("D", "s", "^")
 
@@ -196,7 +196,10 @@ def render_svg(chart: Any, salt: str) -> str:
                 # points of several series that share a position: concentric, the earlier
                 # series drawn larger, so every one stays visible
                 k = points.index(s)
-                size = 4 + 2.5 * (len(points) - 1 - k)
+                later = [np.asarray(t.y, dtype=float) for t in points[k + 1:]]
+                sharing = max((int(np.sum([np.isclose(t[j], y[j]) for t in later]))
+                               for j in range(len(y)) if np.isfinite(y[j])), default=0)
+                size = 4 + 2.5 * sharing
                 ax.plot(positions, y, "o", color=color, ms=size, mec="white", mew=0.6,
                         label=s.label, zorder=3 + k)
             elif s.kind == "step":
@@ -208,8 +211,9 @@ def render_svg(chart: Any, salt: str) -> str:
             if categories is not None:
                 mx = float(np.argmin(np.abs(x - m.x)))
             # a marker is drawn in the figure's ink (never a series colour), one shape each
-            ax.plot([mx], [m.y], MARKER_SHAPES[k % len(MARKER_SHAPES)], ms=9, color=INK,
-                    mec="white", mew=1.2, label=m.label or None, zorder=6, gid=f"{salt}-marker-{k}")
+            # hollow, so a point under it still shows
+            ax.plot([mx], [m.y], MARKER_SHAPES[k % len(MARKER_SHAPES)], ms=11, mfc="none",
+                    mec=INK, mew=2, label=m.label or None, zorder=6, gid=f"{salt}-marker-{k}")
         if categories is not None:
             ax.set_xticks(positions, categories)
         elif is_integer_axis(x):

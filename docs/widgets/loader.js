@@ -244,9 +244,12 @@ function chartOptions(spec, width, holder) {
       opts.fill = color + "cc";
       opts.points = { show: false };
     } else if (s.kind === "points") {
-      // points of several series that share a position: concentric, earlier ones larger
+      // points of several series that share a position: concentric, an earlier series
+      // drawn larger by one ring for each later series on one of its points
       const k = pointSeries.indexOf(s);
-      const size = 8 + 5 * (pointSeries.length - 1 - k);
+      const sharing = s.y.map((v, j) => pointSeries.slice(k + 1).filter(
+        (t) => Number.isFinite(v) && Number.isFinite(t.y[j]) && Math.abs(t.y[j] - v) < 1e-9).length);
+      const size = 8 + 5 * Math.max(0, ...sharing);
       opts.paths = () => null;
       opts.points = { show: true, size, stroke: bg, width: 1, fill: color };
     } else if (s.kind === "step") {
@@ -337,7 +340,7 @@ function drawBands(u, spec) {
 }
 
 // A marker ("current", "recommended", a peak) is drawn in the text colour, never a series
-// colour, one shape per marker, outlined in the background colour so it shows on any line.
+// colour, one hollow shape per marker, haloed in the background colour so it shows on any line.
 function drawMarkers(u, spec, fg, bg) {
   const { ctx } = u;
   ctx.save();
@@ -345,11 +348,13 @@ function drawMarkers(u, spec, fg, bg) {
     if (!Number.isFinite(m.x) || !Number.isFinite(m.y)) return;
     const cx = u.valToPos(markerX(spec, m.x), "x", true);
     const cy = u.valToPos(m.y, "y", true);
-    markerPath(ctx, k % MARKER_SVG.length, cx, cy, 5 * devicePixelRatio);
-    ctx.fillStyle = fg;
-    ctx.fill();
-    ctx.lineWidth = 1.5 * devicePixelRatio;
+    // hollow, so a point under the marker still shows; a halo in the background colour
+    markerPath(ctx, k % MARKER_SVG.length, cx, cy, 7 * devicePixelRatio);
+    ctx.lineWidth = 4.5 * devicePixelRatio;
     ctx.strokeStyle = bg;
+    ctx.stroke();
+    ctx.lineWidth = 2.2 * devicePixelRatio;
+    ctx.strokeStyle = fg;
     ctx.stroke();
   });
   ctx.restore();
@@ -441,7 +446,7 @@ class LiveChart {
     if (!this.markers) return;
     const items = spec.markers.filter((m) => m.label).map((m) => {
       const k = spec.markers.indexOf(m) % MARKER_SVG.length;
-      return `<li><svg viewBox="-1 -1 12 12" fill="currentColor">${MARKER_SVG[k]}</svg>${escapeHTML(m.label)}</li>`;
+      return `<li><svg viewBox="-2 -2 14 14" fill="none" stroke="currentColor" stroke-width="2">${MARKER_SVG[k]}</svg>${escapeHTML(m.label)}</li>`;
     });
     const html = items.join("");
     if (this.markers.innerHTML !== html) this.markers.innerHTML = html;

@@ -175,8 +175,8 @@ def test_live_charts_read_at_any_width(pages_at: Any, site_url: str, url: str,
 
 
 def test_markers_never_wear_a_series_colour() -> None:
-    """In the static SVG a marker is drawn in the ink (currentColor), one shape each, never
-    in a series colour."""
+    """In the static SVG a marker is drawn in the ink (currentColor), hollow, one shape each,
+    never in a series colour."""
     import re
     from importlib import util
     from pathlib import Path
@@ -199,8 +199,9 @@ def test_markers_never_wear_a_series_colour() -> None:
             for k in range(len(chart.markers)):
                 group = re.search(rf'<g id="{salt}-marker-{k}">(.*?)</g>\s*</g>', svg, re.S)
                 assert group, f"{name} chart {i}: marker {k} is not drawn"
-                fills = set(re.findall(r"fill: ([^;\"]+)", group.group(1)))
-                assert fills == {"currentColor"} and not fills & colours, (name, i, k, fills)
+                paint = set(re.findall(r"(?:fill|stroke): ([^;\"]+)", group.group(1)))
+                assert "currentColor" in paint and paint <= {"currentColor", "none"}, (name, i, k, paint)
+                assert not {p.lower() for p in paint} & colours
                 checked += 1
             assert len(chart.markers) <= len(hook.MARKER_SHAPES), f"{name}: more markers than shapes"
     assert checked, "no chart has a marker"
