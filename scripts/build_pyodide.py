@@ -14,7 +14,7 @@ to run ``alignment_math`` and the widgets' Python, and nothing else::
     alignment_widgets-<version>-<build>-py3-none-any.whl
     pyodide-lock.json     the site's own lock: numpy (+ its dependencies) from the
                           official lock, plus our two wheels, each with its sha256
-    snapshot.json, snapshot-<sha>.bin.gz   the memory snapshot (see below)
+    snapshot.json         the memory snapshot's description ({"file": null}: none; see below)
     manifest.json         every file above with its size and sha256
     .built-by-build_pyodide   marker: only a folder with it is ever replaced
 
@@ -48,11 +48,12 @@ For a fast start-up (issue 13) the build then
   against the official lock first, the site lock records the new sha256) and our wheels with
   their sources kept (tracebacks keep their lines).  Without bytecode every page load
   compiles each imported module from source: about 1.2 s of CPU here.  No host 3.12: sources;
-* makes a memory snapshot of the interpreter right after start-up in Node
+* with ``--snapshot``, makes a memory snapshot of the interpreter right after start-up in Node
   (``scripts/pyodide_node.mjs --make-snapshot``), gzip-compressed as
   ``snapshot-<sha256>.bin.gz`` and described (sha256, SRI integrity, Pyodide build id) in
   ``snapshot.json``.  ``docs/widgets/worker.js`` restores it and boots normally whenever it
-  cannot (missing, corrupted, another build, fails to restore).
+  cannot (missing, corrupted, another build, fails to restore).  Off by default: it did not
+  pay for itself (see ``make_snapshot``); without it ``snapshot.json`` says ``{"file": null}``.
 
 Run Python in the result from Node with ``scripts/pyodide_node.mjs`` (it also checks
 every file against the lock's sha256, which Node's ``loadPackage`` does not do).
@@ -527,7 +528,14 @@ def make_snapshot(out: Path) -> dict | None:
     in Node from the files in ``out`` and stored gzip-compressed as ``snapshot-<sha>.bin.gz``
     with its description in ``snapshot.json``.  worker.js verifies it (SRI sha256) and boots
     normally if it is missing or does not restore.  Returns the description, or None (logged)
-    when Node or Pyodide cannot make one: the site then boots normally."""
+    when Node or Pyodide cannot make one: the site then boots normally.
+
+    Off by default (``--snapshot``): measured in Chromium with bytecode (scripts/bench_site.py),
+    restoring saves ~0.6 s to "interpreter ready" but the 20 MB snapshot must be fetched and
+    unzipped before the wasm is instantiated, and ``loadPackage`` then takes ~1 s longer: the
+    V8 tier-up of the interpreter's hot functions (TurboFan), which a normal start pays during
+    ``Py_Initialize``, moves into it (in Node with ``--liftoff-only`` the difference vanishes).
+    Net: no faster first visit, a slower repeat visit (``c/a`` 0.58 with, 0.46 without)."""
     import gzip
 
     node = shutil.which("node")
@@ -602,13 +610,13 @@ def _exclusive(cache: Path) -> Iterator[None]:
 
 
 def build(out: Path, npm_dir: Path, cache: Path, source: str, timeout: float,
-          compile_python: bool = True, snapshot: bool = True) -> dict:
+          compile_python: bool = True, snapshot: bool = False) -> dict:
     with _exclusive(cache):
         return _build(out, npm_dir, cache, source, timeout, compile_python, snapshot)
 
 
 def _build(out: Path, npm_dir: Path, cache: Path, source: str, timeout: float,
-           compile_python: bool = True, snapshot: bool = True) -> dict:
+           compile_python: bool = True, snapshot: bool = False) -> dict:
     official = read_official_lock(npm_dir)
     keep = closure(official, SITE_PACKAGES)
     official_files = fetch_official(official, keep, cache, source, timeout)
@@ -627,6 +635,8 @@ def _build(out: Path, npm_dir: Path, cache: Path, source: str, timeout: float,
         verify_dir(staging, lock)
         if snapshot:
             make_snapshot(staging)
+        if not (staging / SNAPSHOT_INFO).is_file():  # the worker then boots normally at once
+            (staging / SNAPSHOT_INFO).write_text(json.dumps({"file": None}) + "\n")
         manifest = {
             "pyodide_version": PYODIDE_VERSION,
             "packages": sorted(lock["packages"]),
@@ -658,14 +668,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds per CDN request (default 20)")
     parser.add_argument("--no-py-compile", action="store_true",
                         help="ship modules as source (for measuring what bytecode saves)")
-    parser.add_argument("--no-snapshot", action="store_true",
-                        help="make no memory snapshot (the worker then always boots normally)")
+    parser.add_argument("--snapshot", action="store_true",
+                        help="also make a memory snapshot for the worker to restore (off by "
+                             "default: with bytecode it did not pay for itself, see make_snapshot)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     try:
         lock = build(args.out, args.npm_dir.resolve(), args.cache.expanduser(),
                      args.source, args.timeout, compile_python=not args.no_py_compile,
-                     snapshot=not args.no_snapshot)
+                     snapshot=args.snapshot)
     except BuildError as exc:
         print(f"build_pyodide: error: {exc}", file=sys.stderr)
         return 1

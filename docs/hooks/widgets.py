@@ -692,7 +692,9 @@ def _pyodide_files() -> list[Path]:
     wheels = [PYODIDE_DIR / p["file_name"] for p in lock["packages"].values()]
     # the memory snapshot worker.js restores, when build_pyodide.py made one
     info = PYODIDE_DIR / "snapshot.json"
-    snapshot = [info, PYODIDE_DIR / json.loads(info.read_text())["file"]] if info.is_file() else []
+    snapshot = [info] if info.is_file() else []
+    if snapshot and json.loads(info.read_text()).get("file"):  # {"file": null}: none made
+        snapshot.append(PYODIDE_DIR / json.loads(info.read_text())["file"])
     return [PYODIDE_DIR / f for f in PYODIDE_FILES] + wheels + snapshot
 
 

@@ -5,11 +5,11 @@
 // widget's message ({id, live: name, message}) to alignment_widgets.<name>.live(message),
 // which keeps that widget's state between messages (the playground's training runs).
 //
-// Start-up: the interpreter is restored from the memory snapshot scripts/build_pyodide.py made
-// at build time (snapshot.json names it with its sha256; fetched with Subresource Integrity,
-// gunzipped, checked by Pyodide against its build id).  Anything wrong with it (missing,
-// corrupted, from another build, fails to restore) falls back to a normal boot, and the
-// reason is kept in self.__amBoot.snapshot.
+// Start-up: when the build made a memory snapshot (scripts/build_pyodide.py --snapshot; off by
+// default, it did not pay for itself), the interpreter is restored from it (snapshot.json names
+// it with its sha256; fetched with Subresource Integrity, gunzipped, checked by Pyodide against
+// its build id).  Anything wrong with it (missing, corrupted, from another build, fails to
+// restore) falls back to a normal boot; how it went is kept in self.__amBoot.snapshot.
 import { loadPyodide } from "../pyodide/pyodide.mjs";
 
 const INDEX_URL = new URL("../pyodide/", import.meta.url).href;
@@ -96,14 +96,20 @@ for (const name of ["instantiateStreaming", "instantiate"]) {
   };
 }
 
-/** The snapshot's bytes, verified: its description, then the file with its sha256 (SRI). */
-async function snapshotBytes() {
+/** The build's snapshot description (``{"file": null}``: the build made none). */
+async function snapshotInfo() {
   const described = await fetch(`${INDEX_URL}snapshot.json?v=${VERSION}`);
-  if (!described.ok) throw new Error(`no snapshot in this build (HTTP ${described.status})`);
+  if (!described.ok) throw new Error(`no snapshot description (HTTP ${described.status})`);
   const info = await described.json();
+  if (!info.file) return null;
   if (info.pyodide_version !== PYODIDE_VERSION) {
     throw new Error(`the snapshot is for Pyodide ${info.pyodide_version}`);
   }
+  return info;
+}
+
+/** The snapshot's bytes, verified against its sha256 (SRI) and size. */
+async function snapshotBytes(info) {
   const url = new URL(info.file, INDEX_URL).href;
   let response;
   try {
@@ -151,20 +157,30 @@ async function boot() {
   mark("worker");
   let failures = [];
   let pyodide = null;
-  const snapshot = snapshotBytes();
-  snapshot.catch(() => {});
+  let info = null;
   try {
-    pyodide = await start(failures, snapshot);
-    bootInfo.snapshot = "restored";
+    info = await snapshotInfo();
   } catch (error) {
-    const reason = String(error && error.message || error).trim().split("\n")[0];
-    if (/WebAssembly runtime/.test(reason)) throw error;
-    // any failure to restore: boot normally (the wasm is compiled again, from the cache)
-    bootInfo.snapshot = `not used: ${reason}`;
-    failures = [];
-    delete timings.wasm;
-    pyodide = await start(failures, null);
+    bootInfo.snapshot = `not used: ${error.message}`;
   }
+  if (info) {
+    try {
+      const bytes = snapshotBytes(info);
+      bytes.catch(() => {});  // its failure is the attempt's (loadPyodide awaits it)
+      pyodide = await start(failures, bytes);
+      bootInfo.snapshot = "restored";
+    } catch (error) {
+      const reason = String(error && error.message || error).trim().split("\n")[0];
+      if (/WebAssembly runtime/.test(reason)) throw error;
+      // any failure to restore: boot normally (the wasm is compiled again, from the cache)
+      bootInfo.snapshot = `not used: ${reason}`;
+      failures = [];
+      delete timings.wasm;
+    }
+  } else if (bootInfo.snapshot === "not tried") {
+    bootInfo.snapshot = "none in this build";
+  }
+  if (!pyodide) pyodide = await start(failures, null);
   mark("pyodide");
   await pyodide.loadPackage(PACKAGES, {
     messageCallback: () => {},

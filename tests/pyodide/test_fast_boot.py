@@ -7,6 +7,7 @@ import base64
 import gzip
 import hashlib
 import json
+import shutil
 import subprocess
 import zipfile
 from pathlib import Path
@@ -105,10 +106,20 @@ def test_the_built_folder_is_byte_compiled_and_described(pyodide_dir: Path,
         assert build_pyodide.sha256_file(pyodide_dir / name) == entry["sha256"], name
 
 
-def test_the_snapshot_restores_and_then_runs_our_code(pyodide_dir: Path, tmp_path: Path) -> None:
-    info_path = pyodide_dir / "snapshot.json"
-    assert info_path.is_file(), "the build made no snapshot"
-    info = json.loads(info_path.read_text())
+@pytest.fixture(scope="module")
+def snapshot_dir(pyodide_dir: Path, build_pyodide: ModuleType,
+                 tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the built folder with a snapshot (``--snapshot``; the default build has none)."""
+    assert json.loads((pyodide_dir / "snapshot.json").read_text()) == {"file": None}
+    folder = tmp_path_factory.mktemp("snap") / "pyodide"
+    shutil.copytree(pyodide_dir, folder)
+    assert build_pyodide.make_snapshot(folder), "Node could not make a snapshot"
+    return folder
+
+
+def test_the_snapshot_restores_and_then_runs_our_code(snapshot_dir: Path, tmp_path: Path) -> None:
+    pyodide_dir = snapshot_dir
+    info = json.loads((pyodide_dir / "snapshot.json").read_text())
     packed = (pyodide_dir / info["file"]).read_bytes()
     digest = hashlib.sha256(packed)
     assert info["sha256"] == digest.hexdigest() and info["size"] == len(packed)
@@ -138,7 +149,8 @@ def test_the_snapshot_restores_and_then_runs_our_code(pyodide_dir: Path, tmp_pat
     assert got == pytest.approx(want, rel=1e-12) and name == "json"
 
 
-def test_a_snapshot_of_another_build_is_refused_in_node(pyodide_dir: Path, tmp_path: Path) -> None:
+def test_a_snapshot_of_another_build_is_refused_in_node(snapshot_dir: Path, tmp_path: Path) -> None:
+    pyodide_dir = snapshot_dir
     info = json.loads((pyodide_dir / "snapshot.json").read_text())
     raw = bytearray(gzip.decompress((pyodide_dir / info["file"]).read_bytes()))
     raw[16:48] = bytes(32)
