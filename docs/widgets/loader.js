@@ -729,7 +729,7 @@ function mountAll() {
   mountSnippets();
   afterMaterial();
   requestAnimationFrame(afterMaterial); // after Material has wrapped the tables, added code navs
-  setTimeout(afterMaterial, 500);
+  setTimeout(afterMaterial, 1000);      // and after web fonts have changed the widths
   for (const w of live) if (!w.root.isConnected) live.delete(w);
   const roots = document.querySelectorAll("[data-widget][data-state='static']");
   for (const root of roots) {
@@ -771,20 +771,26 @@ const SCROLLERS = [
 ];
 
 function markScrollRegions() {
+  // all reads first, then all writes (one layout, not one per element)
+  const found = [];
   for (const [selector, role, label] of SCROLLERS) document.querySelectorAll(selector).forEach((el, i) => {
-    const scrolls = el.scrollWidth > el.clientWidth + 1 || el.scrollHeight > el.clientHeight + 1;
-    if (scrolls && getComputedStyle(el).overflow !== "visible") {
+    const scrolls = (el.scrollWidth > el.clientWidth + 1 || el.scrollHeight > el.clientHeight + 1)
+      && getComputedStyle(el).overflow !== "visible";
+    found.push([el, scrolls, role, `${label}, ${i + 1}`]);
+  });
+  for (const [el, scrolls, role, label] of found) {
+    if (scrolls) {
+      if (el.dataset.amScrolls === undefined) el.dataset.amScrolls = "";
       el.tabIndex = 0;
-      el.dataset.amScrolls = "";
       el.setAttribute("role", role);
-      el.setAttribute("aria-label", `${label}, ${i + 1}`);
-    } else {
+      el.setAttribute("aria-label", label);
+    } else if (el.hasAttribute("tabindex") || el.dataset.amScrolls !== undefined) {
       el.removeAttribute("tabindex");
       delete el.dataset.amScrolls;
       el.removeAttribute("role");
       el.removeAttribute("aria-label");
     }
-  });
+  }
 }
 let scrollTimer = 0;
 window.addEventListener("resize", () => {
