@@ -144,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-lighthouse", action="store_true", help="skip Lighthouse")
     parser.add_argument("--install", action="store_true", help="install Lighthouse if missing")
     parser.add_argument("--form", choices=["mobile", "desktop", "both"], default="both")
+    parser.add_argument("--pages", nargs="+", default=PAGES, metavar="PATH",
+                        help=f"the pages Lighthouse audits (default: {' '.join(PAGES)})")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args(argv)
     site = args.site.resolve()
@@ -162,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
             forms = ["mobile", "desktop"] if args.form == "both" else [args.form]
             results["lighthouse"] = {
                 f"{page} {form}": run_lighthouse(cli, address + page, form == "desktop")
-                for page in PAGES for form in forms
+                for page in args.pages for form in forms
             }
             for key, value in results["lighthouse"].items():
                 print(f"{key:40} {value}", flush=True)
