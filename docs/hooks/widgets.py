@@ -815,9 +815,8 @@ def rewrite_katex_css(path: Path) -> None:
 
 
 #: our own scripts and stylesheets, and uPlot, minified in site/ after the build
-MINIFIED = ("widgets/loader.js", "widgets/pipeline.js", "widgets/research_map.js",
-            "widgets/roving.js", "widgets/worker.js", "javascripts/*.js",
-            "assets/vendor/uplot/uPlot.esm.js", "widgets/widgets.css", "stylesheets/*.css")
+MINIFIED = ("widgets/*.js", "javascripts/*.js", "assets/vendor/uplot/uPlot.esm.js",
+            "widgets/*.css", "stylesheets/*.css")
 
 
 def minify(site: Path) -> None:
