@@ -344,6 +344,7 @@ function drawBands(u, spec) {
 function drawMarkers(u, spec, fg, bg) {
   const { ctx } = u;
   ctx.save();
+  ctx.setLineDash([]); // a dashed series leaves its dash on the context
   spec.markers.forEach((m, k) => {
     if (!Number.isFinite(m.x) || !Number.isFinite(m.y)) return;
     const cx = u.valToPos(markerX(spec, m.x), "x", true);
