@@ -717,6 +717,10 @@ OWN_WHEELS = {"alignment-math": ROOT / "src" / "alignment_math",
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "0.0.0.0", "::1", "[::1]"}
 
 
+def is_deploy_build(environ: Any = os.environ) -> bool:
+    return environ.get("ALIGNMENT_DEPLOY") == "1" or environ.get("GITHUB_WORKFLOW") == "pages"
+
+
 def deploy_problem(environ: Any = os.environ) -> str | None:
     """Why this deploy build would publish local addresses (None when it would not).
 
@@ -726,7 +730,7 @@ def deploy_problem(environ: Any = os.environ) -> str | None:
     builds are not deploy builds and stay on 127.0.0.1."""
     from urllib.parse import urlsplit
 
-    if environ.get("ALIGNMENT_DEPLOY") != "1" and environ.get("GITHUB_WORKFLOW") != "pages":
+    if not is_deploy_build(environ):
         return None
     url = environ.get("SITE_URL", "").strip()
     if not url:
@@ -781,6 +785,11 @@ def on_post_build(config: Any) -> None:
                 rel = Path(*rel.parts[1:]) if rel.parts[0] == "dist" else rel
                 _copy(src, site / "assets" / "vendor" / package / rel)
     rewrite_katex_css(site / "assets" / "vendor" / "katex" / "katex.min.css")
+    if is_deploy_build():
+        local = [f.name for f in (site / "sitemap.xml", site / "index.html") if f.is_file() and
+                 re.search(r"https?://(127\.0\.0\.1|localhost)[:/]", f.read_text(encoding="utf-8"))]
+        if local:
+            raise PluginError(f"a deploy build names a local address in {', '.join(local)}")
     # The service worker: cache-first for the vendored, versioned files; keyed by a digest
     # of their names and the site lock (whose wheel names carry content hashes).
     template = (ROOT / "docs" / "widgets" / "sw.js").read_text()
