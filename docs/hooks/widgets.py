@@ -786,8 +786,11 @@ def on_post_build(config: Any) -> None:
                 _copy(src, site / "assets" / "vendor" / package / rel)
     rewrite_katex_css(site / "assets" / "vendor" / "katex" / "katex.min.css")
     if is_deploy_build():
-        local = [f.name for f in (site / "sitemap.xml", site / "index.html") if f.is_file() and
-                 re.search(r"https?://(127\.0\.0\.1|localhost)[:/]", f.read_text(encoding="utf-8"))]
+        local_url = r"https?://(?:127\.0\.0\.1|localhost)[:/]"
+        checks = {"sitemap.xml": rf"<loc>{local_url}",
+                  "index.html": rf'<link rel="canonical" href="{local_url}'}
+        local = [name for name, pattern in checks.items() if (site / name).is_file() and
+                 re.search(pattern, (site / name).read_text(encoding="utf-8"))]
         if local:
             raise PluginError(f"a deploy build names a local address in {', '.join(local)}")
     # The service worker: cache-first for the vendored, versioned files; keyed by a digest
