@@ -6,7 +6,8 @@ Workload: GPT-2-shaped model from transformers.GPT2Config(n_layer=2, n_head=4, n
 n_positions=256), random init (seed 0), fp32 on CPU; a byte-level BPE tokenizer of 260 tokens
 trained here with `tokenizers`; 256 synthetic pairs (prompts 31-51 tokens, chosen and rejected
 28-62, EOS included); batch 8, sigmoid loss, beta 0.1, lr 1e-4, gradient clipping at 1, 32
-steps, 2 torch threads, both trainers in this one process on the same model folder and data.
+steps, 2 torch threads (--threads), both trainers in this one process on the same model folder
+and data.
 Tokens per step = prompt+chosen plus prompt+rejected tokens the policy reads.
 
 What makes it fair: both trainers compute the reference log-probs once before training
@@ -116,7 +117,8 @@ def make_model(path: Path) -> None:
     GPT2LMHeadModel(cfg).save_pretrained(path)
 
 
-def run_ours(model_dir: Path, ids: list[tuple[list[int], ...]], out: Path) -> dict[str, float]:
+def run_ours(model_dir: Path, ids: list[tuple[list[int], ...]], out: Path,
+             threads: int) -> dict[str, float]:
     from alignment_train import dpo, engine
 
     wall: list[float] = []
@@ -132,7 +134,7 @@ def run_ours(model_dir: Path, ids: list[tuple[list[int], ...]], out: Path) -> di
 
     cfg = dpo.DPOConfig(model=str(model_dir), init_from="", out_dir=str(out), steps=STEPS,
                         batch_size=BATCH, beta=0.1, lr=1e-4, warmup=0, log_every=1,
-                        ckpt_every=10**9, threads=2, eval_prompts=4, grad_clip=1.0)
+                        ckpt_every=10**9, threads=threads, eval_prompts=4, grad_clip=1.0)
     engine.Run.step = timed  # type: ignore[method-assign]  # a clock around each step only
     try:
         dpo.train(cfg, data=ids)  # type: ignore[arg-type]
@@ -179,6 +181,7 @@ def run_trl(model_dir: Path, text: list[dict[str, str]], out: Path) -> dict[str,
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=5, help="runs per trainer (median and best)")
+    ap.add_argument("--threads", type=int, default=2, help="torch threads for both trainers")
     args = ap.parse_args()
     try:
         import transformers  # noqa: F401
@@ -188,7 +191,7 @@ def main() -> int:
     have_trl = importlib.util.find_spec("trl") is not None
     if not have_trl:
         print("TRL not installed: timing our trainer only (pip install 'alignment-math[bench]')")
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -200,14 +203,15 @@ def main() -> int:
         load_before = os.getloadavg()
         with contextlib.redirect_stdout(sys.stderr):  # TRL prints its logs; keep stdout JSON
             for k in range(args.runs):
-                results["ours"].append(run_ours(root / "model", ids, root / f"ours{k}"))
+                results["ours"].append(run_ours(root / "model", ids, root / f"ours{k}",
+                                                args.threads))
                 if have_trl:
                     results["trl"].append(run_trl(root / "model", text, root / f"trl{k}"))
                 print("bench_train: run", k + 1, json.dumps(  # progress, on stderr
                     {n: r[-1] for n, r in results.items() if r}), file=sys.stderr, flush=True)
     report: dict[str, object] = {
         "tokens_per_step": round(tokens, 1), "ln2": math.log(2), "runs": args.runs,
-        "cpus": os.cpu_count(), "threads": 2,
+        "cpus": os.cpu_count(), "threads": args.threads,
         "load_average_1_5_15min": {"before": load_before, "after": os.getloadavg()}}
     for name, runs in results.items():
         if runs:
