@@ -24,7 +24,7 @@ batch; TRL: its `on_step_begin`/`on_step_end` callbacks, which leave out its dat
 and logging), wall time and process CPU time; per run the median over steps 5-32, then the
 median and the best run. `cpu_time_ratio` compares CPU time per step, which other jobs on
 a shared machine disturb far less than wall time. TRL (pip install
-'alignment-math[bench]', which pins trl==1.16.0) is optional: without it only our figures are
+--group bench -c constraints.txt, which pins trl 1.16.0) is optional: without it only our figures are
 printed. A benchmark, not a test: absolute times depend on the machine and on its other load
 (the ratio much less); `uptime` is printed with the figures.
 """
@@ -186,11 +186,11 @@ def main() -> int:
     try:
         import transformers  # noqa: F401
     except ImportError:
-        print("bench_train: needs transformers and tokenizers: pip install 'alignment-math[train]'")
+        print("bench_train: needs transformers and tokenizers: pip install 'alignment-train[hf]'")
         return 2
     have_trl = importlib.util.find_spec("trl") is not None
     if not have_trl:
-        print("TRL not installed: timing our trainer only (pip install 'alignment-math[bench]')")
+        print("TRL not installed: timing our trainer only (pip install --group bench)")
     torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)
     with tempfile.TemporaryDirectory() as tmp:

@@ -317,3 +317,12 @@ def test_data_flag_trains_on_jsonl_and_reports_bad_records(
                  f"out_dir={tmp_path / 'dpo'}"], capsys)
     assert f"{sft} line 1: a preference record needs 'chosen' and 'rejected'" in err
 
+
+
+def test_data_longer_than_the_tiny_gpt_reads_is_refused_before_training(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    data = tmp_path / "sft.jsonl"
+    data.write_text('{"prompt": "ab", "completion": "cd"}\n', encoding="utf-8")
+    err = error(["sft", "--set", f"data={data}", f"out_dir={tmp_path / 'out'}"], capsys)
+    assert "max_length=512 is longer than the tiny GPT reads (32 tokens)" in err
+    assert not (tmp_path / "out" / "model.pt").exists()

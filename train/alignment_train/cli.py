@@ -32,7 +32,8 @@ STAGE_INFO: dict[str, tuple[str, str, str]] = {
     "sft": ("sft", "SFTConfig",
             "Supervised fine-tuning: maximise the log-likelihood of demonstration responses "
             "given their prompts. Starts from `model` (by default a small GPT from random "
-            "init on the synthetic task) and writes out_dir/model.pt, the start of every "
+            "init on the synthetic task) and writes its model to out_dir (model.pt for the "
+            "small GPT, a save_pretrained folder for a Hugging Face model), the start of every "
             "later stage."),
     "rm": ("reward_model", "RMConfig",
            "Reward model: a scalar head on the SFT model's trunk, trained with the "

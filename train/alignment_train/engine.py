@@ -117,6 +117,13 @@ class BaseConfig:
         if self.batch_size % self.grad_accum:
             raise ConfigError(f"batch_size={self.batch_size} must be divisible by "
                               f"grad_accum={self.grad_accum}")
+        tiny_window = GPTConfig().block_size
+        if (self.data and os.path.exists(self.data) and self.model == "tiny"
+                and self.max_length > tiny_window):  # a missing path is reported first
+            raise ConfigError(f"max_length={self.max_length} is longer than the tiny GPT reads "
+                              f"({tiny_window} tokens): set max_length <= {tiny_window} (and "
+                              f"max_new_tokens below it), or train a Hugging Face model "
+                              f"with --model PATH")
         if self.data and self.max_new_tokens >= self.max_length:
             raise ConfigError(f"max_new_tokens={self.max_new_tokens} must be below "
                               f"max_length={self.max_length} (room for the prompt)")
