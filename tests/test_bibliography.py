@@ -19,19 +19,9 @@ PAGES = sorted(p for p in (ROOT / "docs").rglob("*.md"))
 
 def prose(path: Path) -> list[tuple[int, str]]:
     """(line number, line) outside code fences."""
-    out, fence = [], None
-    for number, line in enumerate(path.read_text(encoding="utf-8").split("\n"), start=1):
-        opened = bib.FENCE.match(line)
-        if opened:
-            ticks = opened.group(1)
-            if fence is None:
-                fence = ticks
-            elif ticks[0] == fence[0] and len(ticks) >= len(fence):
-                fence = None
-            continue
-        if fence is None:
-            out.append((number, line))
-    return out
+    lines = path.read_text(encoding="utf-8").split("\n")
+    mask = bib.prose_mask(lines)
+    return [(n, line) for n, line in enumerate(lines, start=1) if mask[n - 1]]
 
 
 def cited(path: Path) -> set[str]:

@@ -111,15 +111,10 @@ def _unknown(key: str, where: str, entries: dict[str, Any]) -> PluginError:
     return PluginError(f"{where}: unknown citation key [@{key}]: add it to docs/references.bib.{hint}")
 
 
-def render(markdown: str, src_uri: str, site_url: str = "", title: str = "") -> str:
-    """Citations, reference lists, the bibliography page and "Cite this page" for one page."""
-    entries = load()
-    lines = markdown.split("\n")
-    listed: set[str] = set()
-    fence: str | None = None
-    in_refs = False
-    spans: list[bool] = []  # per line: is it prose (outside code fences)?
-    for number, line in enumerate(lines, start=1):
+def prose_mask(lines: list[str]) -> list[bool]:
+    """Per line: True where it is prose, False for code fences and what they hold."""
+    mask, fence = [], None
+    for line in lines:
         opened = FENCE.match(line)
         if opened:
             ticks = opened.group(1)
@@ -127,10 +122,21 @@ def render(markdown: str, src_uri: str, site_url: str = "", title: str = "") -> 
                 fence = ticks
             elif ticks[0] == fence[0] and len(ticks) >= len(fence):
                 fence = None
-            spans.append(False)
-            continue
-        spans.append(fence is None)
-        if fence is not None:
+            mask.append(False)
+        else:
+            mask.append(fence is None)
+    return mask
+
+
+def render(markdown: str, src_uri: str, site_url: str = "", title: str = "") -> str:
+    """Citations, reference lists, the bibliography page and "Cite this page" for one page."""
+    entries = load()
+    lines = markdown.split("\n")
+    listed: set[str] = set()
+    in_refs = False
+    spans = prose_mask(lines)
+    for number, line in enumerate(lines, start=1):
+        if not spans[number - 1]:
             continue
         if line.startswith("#"):
             in_refs = line.strip().lower() in ("## references", "## further reading")
