@@ -16,16 +16,21 @@ the bare page measured in the same run, with the milestones of every kind of run
 (b) first visit: navigation -> first computed widget ``ready`` on the chapter page, cold;
     figure ``b/a`` (target <= 1.0);
 (c) repeat visit: the same browser (HTTP cache, service worker and code caches warm from a visit
-    of ``--page``) opens another chapter; navigation -> first widget ready; ``c/a`` (target <= 0.4);
+    of ``--page``, the memory snapshot kept by the service worker) opens another chapter;
+    navigation -> first widget ready; ``c/a`` (target <= 0.4);
 (d) slider round trip (input event -> a readout's text updated), p95 over ``--moves`` moves
     (target <= 16 ms);
 (e) bytes the server sent: first visit split into groups, and the Pyodide bytes of the repeat
     visits (target 0).
 
 Milestones (ms after navigation start, medians): ``worker`` (the worker's module runs),
-``wasm_start``/``wasm`` (pyodide.asm.wasm instantiated: compiled, or taken from Chromium's
-code cache), ``snapshot_fetched``, ``pyodide`` (interpreter ready), ``packages``, ``imported``,
-``first_ready`` (first compute shown).  Also how each boot went (memory snapshot restored, or
+``snapshot_found`` (where the snapshot is kept: the origin-private file system or the service
+worker's cache), ``snapshot_read``, ``snapshot_checked`` (its sha256, computed while the restore
+goes on), ``wasm_start``/``wasm``
+(pyodide.asm.wasm instantiated: compiled, or taken from Chromium's code cache), ``loader`` (the
+page's loader.js runs: its main thread is through the page), ``pyodide`` (interpreter ready:
+booted, or restored with the packages imported), ``packages`` (loaded: a normal boot only),
+``imported``, ``first_ready`` (first compute shown).  Also how each boot went (memory snapshot restored, or
 why not), the machine's CPU count and its load average before and after: the machine may be
 shared, so read the figures with the load.  ``--site-bare`` also times the bare page on the
 site's own (byte-compiled) Pyodide files without the snapshot.

@@ -48,12 +48,12 @@ For a fast start-up (issue 13) the build then
   against the official lock first, the site lock records the new sha256) and our wheels with
   their sources kept (tracebacks keep their lines).  Without bytecode every page load
   compiles each imported module from source: about 1.2 s of CPU here.  No host 3.12: sources;
-* with ``--snapshot``, makes a memory snapshot of the interpreter right after start-up in Node
-  (``scripts/pyodide_node.mjs --make-snapshot``), gzip-compressed as
+* makes a memory snapshot in Node (``scripts/pyodide_node.mjs --make-snapshot``) of Python with
+  numpy, alignment-math and alignment-widgets loaded and imported, gzip-compressed as
   ``snapshot-<sha256>.bin.gz`` and described (sha256, SRI integrity, Pyodide build id) in
-  ``snapshot.json``.  ``docs/widgets/worker.js`` restores it and boots normally whenever it
-  cannot (missing, corrupted, another build, fails to restore).  Off by default: it did not
-  pay for itself (see ``make_snapshot``); without it ``snapshot.json`` says ``{"file": null}``.
+  ``snapshot.json``.  ``docs/widgets/worker.js`` restores it on repeat visits and boots normally
+  whenever it cannot (missing, corrupted, another build, fails to restore).  ``--no-snapshot``
+  (or no Node) makes none: ``snapshot.json`` then says ``{"file": null}``.
 
 Run Python in the result from Node with ``scripts/pyodide_node.mjs`` (it also checks
 every file against the lock's sha256, which Node's ``loadPackage`` does not do).
@@ -412,10 +412,12 @@ def verify_dir(out: Path, lock: dict) -> None:
 
 #: Pyodide 0.27.7 runs CPython 3.12: bytecode for it must come from a host 3.12 (same magic).
 PYODIDE_PYTHON = (3, 12)
-#: the pure-Python stdlib modules put into the memory snapshot (what worker.js's prelude
-#: imports before numpy).  Nothing that seeds itself at import time (random, uuid, secrets):
-#: every reader restores the same memory.
-SNAPSHOT_IMPORTS = ("io", "json", "sys", "traceback")
+#: what the memory snapshot holds: these packages loaded (numpy's compiled extensions too, placed
+#: again at restore by docs/widgets/snapshot.mjs) and this code run, so a restored worker finds
+#: numpy, alignment_math and every widget module imported.  alignment_widgets._worker.reseed()
+#: gives each restored worker new entropy for the generators seeded at import time.
+SNAPSHOT_PACKAGES = ("numpy", "alignment-math", "alignment-widgets")
+SNAPSHOT_CODE = "from alignment_widgets import _worker; _worker.warm()"
 SNAPSHOT_INFO = "snapshot.json"
 
 #: Run by the host Python 3.12: rewrite one zip (a wheel or the stdlib) with bytecode.
@@ -524,18 +526,17 @@ def speed_up(official: dict, keep: list[str], wheels: list[Path], out: Path,
 
 
 def make_snapshot(out: Path) -> dict | None:
-    """A memory snapshot of the interpreter right after start-up (plus SNAPSHOT_IMPORTS), made
-    in Node from the files in ``out`` and stored gzip-compressed as ``snapshot-<sha>.bin.gz``
-    with its description in ``snapshot.json``.  worker.js verifies it (SRI sha256) and boots
-    normally if it is missing or does not restore.  Returns the description, or None (logged)
-    when Node or Pyodide cannot make one: the site then boots normally.
+    """A memory snapshot taken after SNAPSHOT_PACKAGES are loaded and SNAPSHOT_CODE has run, made
+    in Node from the files in ``out`` (``scripts/pyodide_node.mjs --make-snapshot``, the format of
+    ``docs/widgets/snapshot.mjs``) and stored gzip-compressed as ``snapshot-<sha>.bin.gz`` with
+    its description in ``snapshot.json``.  worker.js restores it on a repeat visit (verified by
+    its sha256, its Pyodide build id and the libraries' placement) and boots normally if it is
+    missing or does not restore.  Returns the description, or None (logged) when Node or Pyodide
+    cannot make one: the site then boots normally.
 
-    Off by default (``--snapshot``): measured in Chromium with bytecode (scripts/bench_site.py),
-    restoring saves ~0.6 s to "interpreter ready" but the 20 MB snapshot must be fetched and
-    unzipped before the wasm is instantiated, and ``loadPackage`` then takes ~1 s longer: the
-    V8 tier-up of the interpreter's hot functions (TurboFan), which a normal start pays during
-    ``Py_Initialize``, moves into it (in Node with ``--liftoff-only`` the difference vanishes).
-    Net: no faster first visit, a slower repeat visit (``c/a`` 0.58 with, 0.46 without)."""
+    A snapshot of the bare interpreter did not pay (measured with scripts/bench_site.py: the
+    V8 tier-up a normal start pays during ``Py_Initialize`` moved into ``loadPackage``); this one
+    skips ``loadPackage`` and the imports as well, which is where a repeat visit spent its time."""
     import gzip
 
     node = shutil.which("node")
@@ -545,7 +546,8 @@ def make_snapshot(out: Path) -> dict | None:
     raw = out / ".snapshot.raw"
     proc = subprocess.run(
         [node, str(ROOT / "scripts" / "pyodide_node.mjs"), "--dir", str(out),
-         "--make-snapshot", str(raw), "--code", "import " + ", ".join(SNAPSHOT_IMPORTS)],
+         "--make-snapshot", str(raw), "--packages", ",".join(SNAPSHOT_PACKAGES),
+         "--code", SNAPSHOT_CODE],
         capture_output=True, text=True, timeout=600, check=False,
     )
     if proc.returncode != 0 or not raw.is_file():
@@ -554,7 +556,8 @@ def make_snapshot(out: Path) -> dict | None:
         log("no memory snapshot (" + " | ".join(tail) + "); the site boots normally")
         return None
     made = json.loads(proc.stdout.strip().splitlines()[-1])
-    data = gzip.compress(raw.read_bytes(), compresslevel=6, mtime=0)
+    unpacked = raw.read_bytes()
+    data = gzip.compress(unpacked, compresslevel=6, mtime=0)
     raw.unlink()
     digest = hashlib.sha256(data)
     name = f"snapshot-{digest.hexdigest()[:16]}.bin.gz"
@@ -565,10 +568,14 @@ def make_snapshot(out: Path) -> dict | None:
         "integrity": "sha256-" + base64.b64encode(digest.digest()).decode(),
         "size": len(data),
         "raw_size": made["size"],
+        # the service worker keeps it gunzipped (gunzipping 50 MB took ~0.3 s of every restore)
+        "raw_sha256": hashlib.sha256(unpacked).hexdigest(),
         "pyodide_version": PYODIDE_VERSION,
         "pyodide_build_id": made["build_id"],
         "stdlib_sha256": sha256_file(out / "python_stdlib.zip"),
-        "imports": list(SNAPSHOT_IMPORTS),
+        "packages": list(SNAPSHOT_PACKAGES),
+        "code": SNAPSHOT_CODE,
+        "memory_size": made["memory_size"],
     }
     (out / SNAPSHOT_INFO).write_text(json.dumps(info, indent=1) + "\n")
     return info
@@ -610,13 +617,13 @@ def _exclusive(cache: Path) -> Iterator[None]:
 
 
 def build(out: Path, npm_dir: Path, cache: Path, source: str, timeout: float,
-          compile_python: bool = True, snapshot: bool = False) -> dict:
+          compile_python: bool = True, snapshot: bool = True) -> dict:
     with _exclusive(cache):
         return _build(out, npm_dir, cache, source, timeout, compile_python, snapshot)
 
 
 def _build(out: Path, npm_dir: Path, cache: Path, source: str, timeout: float,
-           compile_python: bool = True, snapshot: bool = False) -> dict:
+           compile_python: bool = True, snapshot: bool = True) -> dict:
     official = read_official_lock(npm_dir)
     keep = closure(official, SITE_PACKAGES)
     official_files = fetch_official(official, keep, cache, source, timeout)
@@ -668,15 +675,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="seconds per CDN request (default 20)")
     parser.add_argument("--no-py-compile", action="store_true",
                         help="ship modules as source (for measuring what bytecode saves)")
-    parser.add_argument("--snapshot", action="store_true",
-                        help="also make a memory snapshot for the worker to restore (off by "
-                             "default: with bytecode it did not pay for itself, see make_snapshot)")
+    parser.add_argument("--no-snapshot", action="store_true",
+                        help="make no memory snapshot (every page then boots Python normally)")
     args = parser.parse_args(argv)
     start = time.perf_counter()
     try:
         lock = build(args.out, args.npm_dir.resolve(), args.cache.expanduser(),
                      args.source, args.timeout, compile_python=not args.no_py_compile,
-                     snapshot=args.snapshot)
+                     snapshot=not args.no_snapshot)
     except BuildError as exc:
         print(f"build_pyodide: error: {exc}", file=sys.stderr)
         return 1

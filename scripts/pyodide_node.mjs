@@ -7,11 +7,12 @@
 //        [-- ARGS...]
 //   node scripts/pyodide_node.mjs --dir .cache/pyodide --make-snapshot FILE [--code 'import json']
 //
-// --make-snapshot boots with Pyodide's (experimental, 0.27) `_makeSnapshot` option, runs --code
-// (pure-Python stdlib imports only: 0.27 cannot snapshot loaded dynamic libraries such as numpy's),
-// writes the raw memory snapshot to FILE, prints {"build_id", "size"} as JSON and exits 0.
-// --snapshot FILE boots from such a snapshot (`_loadSnapshot`; FILE.gz is unzipped first) instead of
-// a normal start.
+// --make-snapshot boots with Pyodide's (experimental, 0.27) `_makeSnapshot` option, loads --packages
+// (numpy's compiled extensions included), runs --code, and writes the snapshot file of
+// docs/widgets/snapshot.mjs (Pyodide's memory snapshot, the libraries' placement and the installed
+// files) to FILE uncompressed; prints {"build_id", "size", "memory_size", "libs", "files"} as JSON.
+// --snapshot FILE (FILE.gz is unzipped first) restores such a snapshot instead of a normal start;
+// the packages it holds count as loaded.
 //
 // Checks every file of DIR/pyodide-lock.json against its sha256 (Node's loadPackage does not),
 // loads the packages by name, fails if loadPackage reports any error or a package's import does
@@ -56,9 +57,7 @@ for (let i = 0; i < argv.length; i++) {
 }
 if (!opts.dir) usage("--dir is required");
 if (opts.makeSnapshot) {
-  if (opts.script || opts.packages.length || opts.snapshot) {
-    usage("--make-snapshot takes only --dir and --code (stdlib imports)");
-  }
+  if (opts.script || opts.snapshot) usage("--make-snapshot takes only --dir, --packages and --code");
 } else if (!opts.script === !opts.code) usage("give exactly one of --script and --code");
 for (const f of ["pyodide.mjs", "pyodide-lock.json", "pyodide.asm.wasm"]) {
   if (!existsSync(resolve(opts.dir, f))) {
@@ -71,31 +70,45 @@ for (const f of ["pyodide.mjs", "pyodide-lock.json", "pyodide.asm.wasm"]) {
 const lock = JSON.parse(readFileSync(resolve(opts.dir, "pyodide-lock.json"), "utf8"));
 const { loadPyodide } = await import(pathToFileURL(resolve(opts.dir, "pyodide.mjs")).href);
 const t0 = performance.now();
+const snapshots = await import(new URL("../docs/widgets/snapshot.mjs", import.meta.url).href);
 if (opts.makeSnapshot) {
   const { writeFileSync } = await import("node:fs");
-  let snapshot;
   try {
     const py = await loadPyodide({ indexURL: opts.dir + "/", _makeSnapshot: true });
-    if (opts.code) py.runPython(opts.code);
-    snapshot = py.makeMemorySnapshot();
-    const buildId = py._api.config.BUILD_ID;
-    writeFileSync(opts.makeSnapshot, snapshot);
-    console.log(JSON.stringify({ build_id: buildId, size: snapshot.length }));
+    const errors = [];
+    const bytes = await snapshots.makeSnapshot(py, {
+      packages: opts.packages, code: opts.code,
+      loadOptions: { errorCallback: (msg) => errors.push(msg) },
+    });
+    if (errors.length) throw new Error(errors.join("; "));
+    const { manifest } = snapshots.parseSnapshot(bytes);
+    writeFileSync(opts.makeSnapshot, bytes);
+    console.log(JSON.stringify({
+      build_id: py._api.config.BUILD_ID, size: bytes.length, memory_size: manifest.memory_size,
+      libs: manifest.libs.length, files: manifest.files.length,
+    }));
   } catch (err) {
     console.error(`pyodide_node: cannot make a snapshot: ${String(err.message ?? err).trim()}`);
     process.exit(2);
   }
   process.exit(0);
 }
-let snapshot;
+let restored = null;
 if (opts.snapshot) {
   let bytes = readFileSync(opts.snapshot);
   if (opts.snapshot.endsWith(".gz")) bytes = (await import("node:zlib")).gunzipSync(bytes);
-  snapshot = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
+  try {
+    restored = snapshots.parseSnapshot(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length));
+  } catch (err) {
+    console.error(`pyodide_node: Pyodide did not start: ${err.message}`);
+    process.exit(2);
+  }
+  snapshots.armRestore(restored);
 }
 let pyodide;
 try {
-  pyodide = await loadPyodide({ indexURL: opts.dir + "/", ...(snapshot ? { _loadSnapshot: snapshot } : {}) });
+  pyodide = await loadPyodide({ indexURL: opts.dir + "/", ...(restored ? { _loadSnapshot: restored.memory } : {}) });
+  if (restored) snapshots.finishRestore(pyodide, restored);
 } catch (err) {
   console.error(`pyodide_node: Pyodide did not start: ${String(err.message ?? err).trim()}`);
   process.exit(2);

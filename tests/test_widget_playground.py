@@ -132,7 +132,7 @@ def test_the_script_mounts_and_talks_through_the_live_message():
     assert "export default async function mount(root)" in script
     assert 'import { ask } from "./loader.js"' in script
     worker = (ROOT / "docs" / "widgets" / "worker.js").read_text(encoding="utf-8")
-    assert "data.live !== undefined" in worker and "_am_live" in worker
+    assert "data.live !== undefined" in worker and "live: entry.live" in worker
 
 
 @pytest.mark.parametrize("loss_type", ["sigmoid", "robust", "hinge", "ipo"])

@@ -771,10 +771,18 @@ const SCROLLERS = [
   [".jp-Cell .highlight-ipynb, .jp-OutputArea-output pre, .jp-OutputArea-output", "region", "Notebook code or output (scrolls)"],
 ];
 
+// Off-screen blocks may not be laid out yet (site.css: content-visibility: auto): nothing can be
+// measured there, so they keep the build's marking until they are rendered, and are measured then.
+const laidOut = (el) => {
+  const probe = el.firstElementChild || el;
+  return typeof probe.checkVisibility !== "function" || probe.checkVisibility({ contentVisibilityAuto: true });
+};
+
 function markScrollRegions() {
   // all reads first, then all writes (one layout, not one per element)
   const found = [];
   for (const [selector, role, label] of SCROLLERS) document.querySelectorAll(selector).forEach((el, i) => {
+    if (!laidOut(el)) return;
     const scrolls = (el.scrollWidth > el.clientWidth + 1 || el.scrollHeight > el.clientHeight + 1)
       && getComputedStyle(el).overflow !== "visible";
     found.push([el, scrolls, role, `${label}, ${i + 1}`]);
@@ -794,10 +802,14 @@ function markScrollRegions() {
   }
 }
 let scrollTimer = 0;
-window.addEventListener("resize", () => {
+const remark = () => {
   clearTimeout(scrollTimer);
   scrollTimer = setTimeout(markScrollRegions, 150);
-});
+};
+window.addEventListener("resize", remark);
+document.addEventListener("contentvisibilityautostatechange", (event) => {
+  if (!event.skipped) remark();
+}, true);
 
 // The charts follow Material's light/dark scheme (data-md-color-scheme on <body>).
 new MutationObserver(() => {

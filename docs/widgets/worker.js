@@ -5,12 +5,15 @@
 // widget's message ({id, live: name, message}) to alignment_widgets.<name>.live(message),
 // which keeps that widget's state between messages (the playground's training runs).
 //
-// Start-up: when the build made a memory snapshot (scripts/build_pyodide.py --snapshot; off by
-// default, it did not pay for itself), the interpreter is restored from it (snapshot.json names
-// it with its sha256; fetched with Subresource Integrity, gunzipped, checked by Pyodide against
-// its build id).  Anything wrong with it (missing, corrupted, from another build, fails to
+// Start-up: the build's memory snapshot (scripts/build_pyodide.py; snapshot.json names it with its
+// sha256) holds Python with numpy, alignment-math and alignment-widgets loaded and imported; once
+// the service worker keeps it (it asks for it after a first visit's normal boot), a later page
+// restores it (snapshot.mjs) instead of booting and loading packages.  It is fetched with
+// Subresource Integrity, gunzipped, and checked by Pyodide (build id) and by snapshot.mjs (the
+// libraries' placement).  Anything wrong with it (missing, corrupted, from another build, fails to
 // restore) falls back to a normal boot; how it went is kept in self.__amBoot.snapshot.
 import { loadPyodide } from "../pyodide/pyodide.mjs";
+import { armRestore, disarmRestore, finishRestore, parseSnapshot } from "./snapshot.mjs";
 
 const INDEX_URL = new URL("../pyodide/", import.meta.url).href;
 const PACKAGES = ["numpy", "alignment-math", "alignment-widgets"];
@@ -20,43 +23,9 @@ const PACKAGES = ["numpy", "alignment-math", "alignment-widgets"];
 const VERSION = "__AM_CACHE_VERSION__";
 const PYODIDE_VERSION = "0.27.7";
 
-const PRELUDE = `
-import io, json, sys, traceback
-import numpy, alignment_math, alignment_widgets
-
-def _am_short(error):
-    return f"{type(error).__name__}: {error}"
-
-def _am_compute(name, params_json):
-    try:
-        result = alignment_widgets.compute(name, json.loads(params_json))
-        return json.dumps({"ok": True, "result": result}, allow_nan=False, default=float)
-    except Exception as error:  # a bad parameter or a bug: reported, never fatal
-        return json.dumps({"ok": False, "error": _am_short(error)})
-
-def _am_params(name, raw_json):
-    """Parameters read from a shared link, validated leniently (bad ones -> defaults)."""
-    try:
-        params = alignment_widgets.get(name).params(json.loads(raw_json), lenient=True)
-        return json.dumps({"ok": True, "params": params}, allow_nan=False)
-    except Exception as error:
-        return json.dumps({"ok": False, "error": _am_short(error)})
-
-def _am_live(name, message_json):
-    try:
-        import importlib
-        module = importlib.import_module("alignment_widgets." + name.replace("-", "_"))
-        return module.live(message_json)
-    except Exception as error:
-        return json.dumps({"ok": False, "error": _am_short(error)})
-
-_am_snippet_globals = {}
-
-def _am_snippet(code, key):
-    from alignment_widgets._snippets import run
-    ok, output = run(code, _am_snippet_globals.setdefault(key, {}))
-    return json.dumps({"ok": ok, "output": output})
-`;
+// What the worker calls in Python (alignment_widgets/_worker.py): imported by a normal boot, and
+// already imported in the memory snapshot.
+const ENTRY = "alignment_widgets._worker";
 
 // Pyodide 0.27 only logs a failed WebAssembly instantiation ("wasm instantiation failed!")
 // and then never settles; turn that log line into a rejection so the page can say so.
@@ -96,9 +65,21 @@ for (const name of ["instantiateStreaming", "instantiate"]) {
   };
 }
 
+/** ``url`` from the service worker's cache when it is there (no round trip through the service
+ * worker, which may have to start first), else fetched. */
+async function cachedOrFetched(url) {
+  try {
+    const hit = await caches.match(url);
+    if (hit) return hit;
+  } catch (error) {
+    // no CacheStorage here
+  }
+  return fetch(url);
+}
+
 /** The build's snapshot description (``{"file": null}``: the build made none). */
 async function snapshotInfo() {
-  const described = await fetch(`${INDEX_URL}snapshot.json?v=${VERSION}`);
+  const described = await cachedOrFetched(`${INDEX_URL}snapshot.json?v=${VERSION}`);
   if (!described.ok) throw new Error(`no snapshot description (HTTP ${described.status})`);
   const info = await described.json();
   if (!info.file) return null;
@@ -108,26 +89,82 @@ async function snapshotInfo() {
   return info;
 }
 
-/** The snapshot's bytes, verified against its sha256 (SRI) and size. */
-async function snapshotBytes(info) {
+const hex = (buffer) => [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, "0")).join("");
+
+/** The snapshot's bytes: a copy in the origin-private file system, else the service worker's
+ * cache, which keeps it gunzipped (a copy fetched through it on a miss is still gzip: gunzipped
+ * here).  Returns {bytes, checked}: `checked` settles once the sha256 of the form read (computed
+ * in the background while the restore goes on) and the size are checked, and rejects if either
+ * is wrong; the worker uses nothing restored before it has. */
+async function snapshotBytes(info, found) {
   const url = new URL(info.file, INDEX_URL).href;
-  let response;
-  try {
-    response = await fetch(url, { integrity: info.integrity });
-  } catch (error) {
-    forget(url);  // a cached copy that fails its check must not be served again
-    throw new Error(`the snapshot failed its sha256 check or could not be fetched (${error.message})`);
+  if (found.response && !found.response.ok) {
+    throw new Error(`the snapshot could not be read (HTTP ${found.response.status})`);
   }
-  if (!response.ok) throw new Error(`the snapshot could not be fetched (HTTP ${response.status})`);
-  const body = response.body.pipeThrough(new DecompressionStream("gzip"));
-  const bytes = new Uint8Array(await new Response(body).arrayBuffer());
+  const kept = await (found.file || found.response).arrayBuffer();
+  mark("snapshot_read");
+  const gzip = kept.byteLength >= 2 && new Uint8Array(kept, 0, 2).every((b, i) => b === [0x1f, 0x8b][i]);
+  const checked = crypto.subtle.digest("SHA-256", kept).then((digest) => {
+    if (hex(digest) !== (gzip ? info.sha256 : info.raw_sha256)) {
+      forget(url, info);  // a kept copy that fails its check must not be used again
+      throw new Error("the snapshot failed its sha256 check");
+    }
+    mark("snapshot_checked");
+  });
+  checked.catch(() => {});  // awaited by restore()
+  if (gzip) await checked;  // a corrupted gzip stream would fail to unpack first
+  const bytes = new Uint8Array(gzip
+    ? await new Response(new Blob([kept]).stream().pipeThrough(new DecompressionStream("gzip"))).arrayBuffer()
+    : kept);
   if (bytes.length !== info.raw_size) throw new Error("the snapshot has the wrong size");
-  mark("snapshot_fetched");
-  return bytes;
+  return { bytes, checked };
 }
 
-/** Drop ``url`` from the service worker's caches (best effort). */
-async function forget(url) {
+// The origin-private file system: reading 50 MB from a file there took ~0.2 s of a repeat visit
+// on a busy 2-core machine, from the service worker's cache ~0.6 s (it streams the body through
+// the browser process).  A restore from the cache leaves a copy there for the next pages.
+const opfsName = (info) => `snapshot-${info.raw_sha256.slice(0, 16)}.bin`;
+
+/** The copy in the origin-private file system, as a File, or null. */
+async function inOpfs(info) {
+  try {
+    const handle = await (await navigator.storage.getDirectory()).getFileHandle(opfsName(info));
+    const file = await handle.getFile();
+    return file.size === info.raw_size ? file : null;
+  } catch (error) {
+    return null;  // none kept, or no such file system here
+  }
+}
+
+async function toOpfs(info, bytes) {
+  try {
+    const root = await navigator.storage.getDirectory();
+    for await (const name of root.keys()) {
+      if (/^snapshot-.*\.bin$/.test(name) && name !== opfsName(info)) await root.removeEntry(name);
+    }
+    const access = await (await root.getFileHandle(opfsName(info), { create: true })).createSyncAccessHandle();
+    try {
+      access.truncate(0);
+      if (access.write(bytes, { at: 0 }) !== bytes.length) access.truncate(0);
+      access.flush();
+    } finally {
+      access.close();
+    }
+  } catch (error) {
+    // no origin-private file system (or no room): the cache serves the next pages
+  }
+}
+
+/** Drop ``url`` from the service worker's caches and the copy in the origin-private file
+ * system (best effort). */
+async function forget(url, info) {
+  if (info) {
+    try {
+      await (await navigator.storage.getDirectory()).removeEntry(opfsName(info));
+    } catch (error) {
+      // none there
+    }
+  }
   try {
     for (const key of await caches.keys()) {
       if (key.startsWith("alignment-math-")) await (await caches.open(key)).delete(url, { ignoreSearch: false });
@@ -153,6 +190,44 @@ async function start(failures, snapshot) {
   ]);
 }
 
+/** Where the snapshot is kept (after a first visit): {from, bytes | response}, or null. */
+async function kept(info) {
+  const file = await inOpfs(info);
+  if (file) return { from: "file system", file };
+  try {
+    const response = await caches.match(new URL(info.file, INDEX_URL).href);
+    return response ? { from: "cache", response } : null;
+  } catch (error) {
+    return null;  // no CacheStorage here
+  }
+}
+
+/** Restore the snapshot: Python with our packages imported (snapshot.mjs), or throw.  Pyodide
+ * fetches the wasm and the stdlib (from the caches) while the snapshot is read. */
+let afterFirstAnswer = null;
+
+async function restore(failures, info, found) {
+  let bytes = null;
+  let checked = null;
+  const parsed = snapshotBytes(info, found).then((read) => {
+    ({ bytes, checked } = read);
+    const snapshot = parseSnapshot(bytes);
+    armRestore(snapshot);
+    return snapshot;
+  });
+  parsed.catch(() => {});  // its failure is the attempt's (loadPyodide awaits it)
+  try {
+    const pyodide = await start(failures, parsed.then((snapshot) => snapshot.memory));
+    await checked;  // restored from bytes that pass their check, or not used at all
+    finishRestore(pyodide, await parsed);
+    // keep a copy for the next pages once the first widget has its numbers (see onmessage)
+    if (found.from !== "file system") afterFirstAnswer = () => toOpfs(info, bytes);
+    return pyodide;
+  } finally {
+    disarmRestore();
+  }
+}
+
 async function boot() {
   mark("worker");
   let failures = [];
@@ -160,48 +235,57 @@ async function boot() {
   let info = null;
   try {
     info = await snapshotInfo();
+    if (!info) bootInfo.snapshot = "none in this build";
   } catch (error) {
     bootInfo.snapshot = `not used: ${error.message}`;
   }
+  const found = info && (await kept(info));
+  mark("snapshot_found");
+  if (info && !found) {
+    // a first visit: a normal boot downloads less; the service worker keeps the snapshot after it
+    bootInfo.snapshot = "not used: not kept yet (a first visit boots normally)";
+    info = null;
+  }
   if (info) {
     try {
-      const bytes = snapshotBytes(info);
-      bytes.catch(() => {});  // its failure is the attempt's (loadPyodide awaits it)
-      pyodide = await start(failures, bytes);
+      pyodide = await restore(failures, info, found);
       bootInfo.snapshot = "restored";
+      bootInfo.snapshotFrom = found.from;
     } catch (error) {
       const reason = String(error && error.message || error).trim().split("\n")[0];
       if (/WebAssembly runtime/.test(reason)) throw error;
       // any failure to restore: boot normally (the wasm is compiled again, from the cache)
       bootInfo.snapshot = `not used: ${reason}`;
+      pyodide = null;
       failures = [];
       delete timings.wasm;
     }
-  } else if (bootInfo.snapshot === "not tried") {
-    bootInfo.snapshot = "none in this build";
   }
-  if (!pyodide) pyodide = await start(failures, null);
-  mark("pyodide");
-  await pyodide.loadPackage(PACKAGES, {
-    messageCallback: () => {},
-    errorCallback: (message) => failures.push(message),
-    checkIntegrity: true,
-  });
-  try {
-    mark("packages");
-    pyodide.runPython(PRELUDE);
+  let entry;
+  if (pyodide) {
+    mark("pyodide");
+    entry = pyodide.pyimport(ENTRY);
+    entry.reseed();
     mark("imported");
-  } catch (error) {
-    // loadPackage only logs a package it could not load: the import is the real check.
-    const why = failures.length ? failures.join("; ") : String(error.message).trim().split("\n").pop();
-    throw new Error(`the Python packages did not load (${why})`);
+  } else {
+    pyodide = await start(failures, null);
+    mark("pyodide");
+    await pyodide.loadPackage(PACKAGES, {
+      messageCallback: () => {},
+      errorCallback: (message) => failures.push(message),
+      checkIntegrity: true,
+    });
+    try {
+      mark("packages");
+      entry = pyodide.pyimport(ENTRY);
+      mark("imported");
+    } catch (error) {
+      // loadPackage only logs a package it could not load: the import is the real check.
+      const why = failures.length ? failures.join("; ") : String(error.message).trim().split("\n").pop();
+      throw new Error(`the Python packages did not load (${why})`);
+    }
   }
-  return {
-    compute: pyodide.globals.get("_am_compute"),
-    params: pyodide.globals.get("_am_params"),
-    snippet: pyodide.globals.get("_am_snippet"),
-    live: pyodide.globals.get("_am_live"),
-  };
+  return { compute: entry.compute, params: entry.params, snippet: entry.snippet, live: entry.live };
 }
 
 const booted = boot();
@@ -227,5 +311,10 @@ self.onmessage = async ({ data }) => {
     postMessage({ id: data.id, json: py.snippet(data.code, data.key || "") });
   } else {
     postMessage({ id: data.id, json: py.compute(data.widget, JSON.stringify(data.params)) });
+  }
+  if (afterFirstAnswer) {
+    const then = afterFirstAnswer;
+    afterFirstAnswer = null;
+    setTimeout(then, 50);
   }
 };

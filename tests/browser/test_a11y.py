@@ -70,7 +70,14 @@ def open_page(page: Any, site_url: str, url: str) -> None:
         page.add_script_tag(path=str(AXE))
 
 
+#: site.css lets the browser skip the rendering of off-screen blocks (content-visibility: auto)
+#: until they scroll near: a reader only ever sees them rendered.  axe-core judges contrast by
+#: the rendered boxes (elementsFromPoint), which skipped blocks do not have yet: render them all.
+RENDER_ALL = ".md-content__inner > * { content-visibility: visible !important; }"
+
+
 def violations(page: Any) -> list[dict[str, Any]]:
+    page.add_style_tag(content=RENDER_ALL)
     return page.evaluate(RUN_AXE)
 
 

@@ -1,14 +1,16 @@
-"""How the page's Python worker starts (issue 13): from a memory snapshot when the build has one,
-and from a normal boot whenever the snapshot cannot be used.
+"""How the page's Python worker starts (issue 13): from the build's memory snapshot once the
+service worker keeps it, and from a normal boot whenever the snapshot cannot be used.
 
-``scripts/build_pyodide.py --snapshot`` makes ``pyodide/snapshot.json`` and the gzip-compressed
-snapshot it names with its sha256 (the default build makes none: ``{"file": null}``; these
-tests then make one in Node from the site's own Pyodide files and serve it by routes).  The
-worker fetches it with Subresource Integrity and restores it; a snapshot that is missing,
-corrupted (fails its sha256), made by another Pyodide build (build id), or whose memory is
-garbage behind a valid header must each fall back to a normal boot: the widget still becomes
-ready and shows CPython's numbers.  The worker keeps how it started in
-``self.__amBoot.snapshot``.
+``scripts/build_pyodide.py`` makes ``pyodide/snapshot.json`` and the gzip-compressed snapshot it
+names with its sha256: Python with numpy and our packages loaded and imported
+(``docs/widgets/snapshot.mjs``).  A first visit boots normally; the service worker then keeps the
+snapshot (gunzipped) and later pages restore it from that cache.  These tests put a snapshot into
+the page's CacheStorage themselves (service workers are blocked in the test contexts, so routes
+see every request), except the one that follows the real first-visit-then-repeat path.  A
+snapshot that is missing, corrupted (fails its sha256), made by another Pyodide build (build id),
+whose memory is garbage behind a valid header, or whose libraries would not land where they were
+must each fall back to a normal boot: the widget still becomes ready and shows CPython's numbers.
+The worker keeps how it started in ``self.__amBoot.snapshot``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import importlib.util
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -61,12 +64,36 @@ def snapshot(site_dir: Path, tmp_path_factory: pytest.TempPathFactory
     return info, gzip.decompress(packed), packed
 
 
-def offer(context: Any, info: dict[str, Any], packed: bytes) -> None:
-    """Make the page see ``info`` and ``packed`` as the build's snapshot."""
+def offer(context: Any, info: dict[str, Any]) -> None:
+    """Make the page see ``info`` as the build's snapshot description."""
     context.route("**/pyodide/snapshot.json*", lambda route: route.fulfill(
         status=200, content_type="application/json", body=json.dumps(info)))
-    context.route(f"**/pyodide/{info['file']}", lambda route: route.fulfill(
-        status=200, content_type="application/octet-stream", body=packed))
+
+
+def keep(context: Any, site_url: str, info: dict[str, Any], body: bytes, *, gunzip: bool) -> None:
+    """Put ``body`` into the page's CacheStorage as the kept snapshot ``info["file"]``: as the
+    service worker keeps it (``gunzip``: the gzip body unpacked on the way in), or as it is."""
+    url = f"{site_url}/pyodide/{info['file']}"
+    context.route(url, lambda route: route.fulfill(
+        status=200, content_type="application/octet-stream", body=body))
+    page = context.new_page()
+    page.goto(site_url + "/pyodide/snapshot.json")  # any page of the site's origin
+    page.evaluate("""async ([url, gunzip]) => {
+        const response = await fetch(url);
+        const body = gunzip ? response.body.pipeThrough(new DecompressionStream("gzip")) : response.body;
+        await (await caches.open("alignment-math-test")).put(url, new Response(body));
+    }""", [url, gunzip])
+    page.close()
+    context.unroute(url)
+
+
+def described(info: dict[str, Any], raw: bytes) -> dict[str, Any]:
+    """``info`` for the snapshot whose uncompressed bytes are ``raw``, and the gzip of them."""
+    packed = gzip.compress(raw, 1)
+    digest = hashlib.sha256(packed).digest()
+    return {**info, "sha256": digest.hex(), "size": len(packed), "raw_size": len(raw),
+            "raw_sha256": hashlib.sha256(raw).hexdigest(),
+            "integrity": "sha256-" + base64.b64encode(digest).decode()}, packed
 
 
 def boot(context: Any, site_url: str, url: str, uid: str) -> tuple[str, Any]:
@@ -92,42 +119,89 @@ def shows_python(page: Any, uid: str) -> None:
     assert got == want
 
 
-def serve_snapshot(context: Any, info: dict[str, Any], raw: bytes) -> None:
-    """Offer ``raw`` (gzipped, with a matching sha256) as the build's snapshot."""
-    packed = gzip.compress(raw, 1)
-    digest = hashlib.sha256(packed).digest()
-    offer(context, {**info, "sha256": digest.hex(), "size": len(packed), "raw_size": len(raw),
-                    "integrity": "sha256-" + base64.b64encode(digest).decode()}, packed)
+def manifest(raw: bytes) -> tuple[dict[str, Any], int]:
+    """The snapshot's manifest (docs/widgets/snapshot.mjs) and where it starts."""
+    length = int.from_bytes(raw[-8:-4], "little")
+    start = len(raw) - 8 - length
+    return json.loads(raw[start:start + length]), start
 
 
-def test_the_worker_starts_from_the_snapshot(new_context: Any, site_url: str,
-                                             chapter: tuple[str, str],
-                                             snapshot: tuple[dict, bytes, bytes]) -> None:
+def test_the_worker_starts_from_the_kept_snapshot(new_context: Any, site_url: str,
+                                                  chapter: tuple[str, str],
+                                                  snapshot: tuple[dict, bytes, bytes]) -> None:
     url, uid = chapter
     info, _, packed = snapshot
     context = new_context()
-    offer(context, info, packed)
+    keep(context, site_url, info, packed, gunzip=True)
     how, page = boot(context, site_url, url, uid)
     assert how == "restored"
     shows_python(page, uid)
     milestones = page.evaluate("window.__amTimings")
-    for key in ("worker", "wasm", "snapshot_fetched", "pyodide", "packages", "imported", "first_ready"):
+    for key in ("worker", "snapshot_read", "snapshot_checked", "wasm", "pyodide", "imported",
+                "first_ready"):
         assert isinstance(milestones.get(key), int), (key, milestones)
-    assert milestones["wasm"] <= milestones["pyodide"] <= milestones["packages"] <= milestones["imported"]
+    assert "packages" not in milestones  # nothing was loaded: the snapshot holds it
+    assert milestones["snapshot_read"] <= milestones["pyodide"] <= milestones["imported"]
+    assert milestones["snapshot_checked"] <= milestones["imported"]
+
+
+def test_a_snapshot_kept_gzipped_restores_too(new_context: Any, site_url: str,
+                                              chapter: tuple[str, str],
+                                              snapshot: tuple[dict, bytes, bytes]) -> None:
+    """A copy the service worker's fetch handler stored as it came (on a cache miss)."""
+    url, uid = chapter
+    info, _, packed = snapshot
+    context = new_context()
+    keep(context, site_url, info, packed, gunzip=False)
+    how, page = boot(context, site_url, url, uid)
+    assert how == "restored"
+    shows_python(page, uid)
+
+
+def test_a_first_visit_boots_normally_and_the_next_page_restores(
+        new_context: Any, site_url: str, chapter: tuple[str, str], pages: list[tuple[str, list[str]]]
+) -> None:
+    """The reader's path, with the real service worker: no snapshot on the first visit (it would
+    download more than a normal boot), kept afterwards, restored on the next chapter."""
+    url, uid = chapter
+    context = new_context(service_workers="allow")
+    how, page = boot(context, site_url, url, uid)
+    assert how == "not used: not kept yet (a first visit boots normally)", how
+    kept = """async () => {
+        for (const key of await caches.keys()) {
+            for (const request of await (await caches.open(key)).keys()) {
+                if (/\\/pyodide\\/snapshot-[^/]*\\.bin\\.gz$/.test(request.url)) return true;
+            }
+        }
+        return false;
+    }"""
+    deadline = time.monotonic() + READY_TIMEOUT_MS / 1000
+    while not page.evaluate(kept):  # (wait_for_function would not await the Promise)
+        assert time.monotonic() < deadline, "the service worker never kept the snapshot"
+        page.wait_for_timeout(250)
+    page.close()
+    other, other_uid = next((u, f"w-{names[0]}") for u, names in pages
+                            if u != url and names and all(n != WIDGET for n in names)
+                            and not alignment_widgets.get(names[0]).script)
+    how, page = boot(context, site_url, other, other_uid)
+    assert how == "restored", how
 
 
 def test_a_corrupted_snapshot_falls_back_to_a_normal_boot(new_context: Any, site_url: str,
                                                           chapter: tuple[str, str],
                                                           snapshot: tuple[dict, bytes, bytes]) -> None:
     url, uid = chapter
-    info, _, good = snapshot
-    packed = bytearray(good)
-    packed[len(packed) // 2] ^= 0xFF  # one flipped byte: the sha256 no longer matches
+    info, raw, _ = snapshot
+    bad = bytearray(raw)
+    bad[len(bad) // 2] ^= 0xFF  # one flipped byte: the sha256 no longer matches
     context = new_context()
-    offer(context, info, bytes(packed))
+    keep(context, site_url, info, bytes(bad), gunzip=False)
     how, page = boot(context, site_url, url, uid)
     assert how.startswith("not used: the snapshot failed its sha256 check"), how
     shows_python(page, uid)
+    # the copy that failed its check was dropped: the next page boots normally without trying it
+    how, page = boot(context, site_url, url, uid)
+    assert how == "not used: not kept yet (a first visit boots normally)", how
 
 
 def test_a_snapshot_of_another_pyodide_build_falls_back(new_context: Any, site_url: str,
@@ -137,8 +211,10 @@ def test_a_snapshot_of_another_pyodide_build_falls_back(new_context: Any, site_u
     info, raw, _ = snapshot
     other = bytearray(raw)
     other[16:48] = bytes(range(32))  # the header's build id (Pyodide checks it)
+    mine, packed = described(info, bytes(other))
     context = new_context()
-    serve_snapshot(context, info, bytes(other))
+    offer(context, mine)
+    keep(context, site_url, mine, packed, gunzip=True)
     how, page = boot(context, site_url, url, uid)
     assert how.startswith("not used: Snapshot build id mismatch"), how
     shows_python(page, uid)
@@ -147,15 +223,38 @@ def test_a_snapshot_of_another_pyodide_build_falls_back(new_context: Any, site_u
 def test_a_snapshot_whose_memory_is_garbage_falls_back(new_context: Any, site_url: str,
                                                        chapter: tuple[str, str],
                                                        snapshot: tuple[dict, bytes, bytes]) -> None:
-    """A valid header (magic, build id) over memory that is not the interpreter's."""
+    """A valid header (magic, build id) and manifest over memory that is not the interpreter's."""
     url, uid = chapter
     info, raw, _ = snapshot
     header = int.from_bytes(raw[4:8], "little")  # where the memory starts
-    garbage = raw[:header] + bytes([0x5A]) * (len(raw) - header)
+    memory_size = manifest(raw)[0]["memory_size"]
+    garbage = raw[:header] + bytes([0x5A]) * (memory_size - header) + raw[memory_size:]
+    mine, packed = described(info, garbage)
     context = new_context()
-    serve_snapshot(context, info, garbage)
+    offer(context, mine)
+    keep(context, site_url, mine, packed, gunzip=True)
     how, page = boot(context, site_url, url, uid)
     assert how.startswith("not used:"), how
+    shows_python(page, uid)
+
+
+def test_libraries_that_would_land_elsewhere_fall_back(new_context: Any, site_url: str,
+                                                      chapter: tuple[str, str],
+                                                      snapshot: tuple[dict, bytes, bytes]) -> None:
+    """The memory points into numpy's libraries at the wasm-table slots they had when the
+    snapshot was made; an instance that would give them other slots must not be used."""
+    url, uid = chapter
+    info, raw, _ = snapshot
+    found, start = manifest(raw)
+    found["libs"][0]["table_before"] += 7
+    changed = raw[:start] + json.dumps(found).encode()
+    changed += len(changed[start:]).to_bytes(4, "little") + raw[-4:]
+    mine, packed = described(info, changed)
+    context = new_context()
+    offer(context, mine)
+    keep(context, site_url, mine, packed, gunzip=True)
+    how, page = boot(context, site_url, url, uid)
+    assert how.startswith("not used: the new instance's wasm table has"), how
     shows_python(page, uid)
 
 
@@ -178,3 +277,73 @@ def test_a_missing_description_boots_normally(new_context: Any, site_url: str,
     how, page = boot(context, site_url, url, uid)
     assert how == "not used: no snapshot description (HTTP 404)", how
     shows_python(page, uid)
+
+
+def test_search_waits_for_python_but_answers_when_the_reader_asks(new_context: Any, site_url: str,
+                                                                 chapter: tuple[str, str]) -> None:
+    """early.js holds Material's search worker back while Python starts (its index build took a
+    second of CPU); going to the search box starts it at once, and it finds what it should."""
+    url, _ = chapter
+    context = new_context()
+    page = context.new_page()
+    page.goto(site_url + url)
+    page.wait_for_load_state("load")
+    assert not any("/workers/search." in w.url for w in page.workers), [w.url for w in page.workers]
+    page.keyboard.press("/")  # Material's shortcut: focus the search box
+    page.locator(".md-search__input").fill("Bradley")
+    page.wait_for_selector(".md-search-result__item", timeout=60_000)
+    assert any("/workers/search." in w.url for w in page.workers)
+    titles = page.locator(".md-search-result__item").all_inner_texts()
+    assert any("Bradley" in t for t in titles), titles[:5]
+
+
+OPFS_COPY = """async () => {
+    const root = await navigator.storage.getDirectory();
+    for await (const name of root.keys()) if (/^snapshot-.*\\.bin$/.test(name)) return name;
+    return null;
+}"""
+
+
+def copy_in_file_system(page: Any) -> str:
+    """The name of the snapshot's copy in the origin-private file system, once it is there."""
+    deadline = time.monotonic() + 60
+    while not (name := page.evaluate(OPFS_COPY)):  # (wait_for_function would not await it)
+        assert time.monotonic() < deadline, "no copy of the snapshot in the file system"
+        page.wait_for_timeout(100)
+    return name
+
+
+def kept_in(page: Any) -> str:
+    return next(w for w in page.workers if "/widgets/worker.js" in w.url).evaluate(
+        "self.__amBoot.snapshotFrom")
+
+
+def test_a_restore_leaves_a_copy_in_the_file_system_for_the_next_pages(
+        new_context: Any, site_url: str, chapter: tuple[str, str],
+        snapshot: tuple[dict, bytes, bytes]) -> None:
+    """Reading the snapshot from the origin-private file system is faster than from the cache:
+    the first restore (from the cache) leaves a copy there, the next page restores from it, and
+    a copy that fails its sha256 is not used and is removed."""
+    url, uid = chapter
+    info, _, packed = snapshot
+    context = new_context()
+    keep(context, site_url, info, packed, gunzip=True)
+    how, page = boot(context, site_url, url, uid)
+    assert (how, kept_in(page)) == ("restored", "cache")
+    name = copy_in_file_system(page)
+    assert name == f"snapshot-{info['raw_sha256'][:16]}.bin"
+    page.close()
+    how, page = boot(context, site_url, url, uid)
+    assert (how, kept_in(page)) == ("restored", "file system")
+    shows_python(page, uid)
+    page.evaluate("""async (name) => {
+        const handle = await (await navigator.storage.getDirectory()).getFileHandle(name);
+        const writer = await handle.createWritable({ keepExistingData: true });
+        await writer.write({ type: "write", position: 4096, data: new Uint8Array([1, 2, 3]) });
+        await writer.close();
+    }""", name)
+    page.close()
+    how, page = boot(context, site_url, url, uid)
+    assert how == "not used: the snapshot failed its sha256 check", how
+    shows_python(page, uid)
+    assert page.evaluate(OPFS_COPY) is None

@@ -205,3 +205,31 @@ def test_markers_never_wear_a_series_colour() -> None:
                 checked += 1
             assert len(chart.markers) <= len(hook.MARKER_SHAPES), f"{name}: more markers than shapes"
     assert checked, "no chart has a marker"
+
+
+def test_wide_equations_keep_a_focus_stop_where_layout_is_skipped(make_context: Any,
+                                                                 site_url: str) -> None:
+    """site.css lets the browser skip laying out off-screen blocks (content-visibility: auto),
+    where loader.js cannot measure whether a display equation scrolls sideways.  Such an
+    equation keeps the build's focus stop until it is rendered; once a reader has stopped at
+    each (a phone's width: several are wider than the column), exactly the equations that
+    scroll have one."""
+    context = make_context(viewport={"width": 390, "height": 800})
+    page = context.new_page()
+    page.goto(site_url + "/chapters/04-ppo/")
+    page.wait_for_function(SETTLED, timeout=READY_TIMEOUT_MS)
+    skipped = page.evaluate("""() => [...document.querySelectorAll(".md-typeset div.arithmatex")]
+        .filter((el) => !el.firstElementChild.checkVisibility({ contentVisibilityAuto: true }))
+        .map((el) => el.tabIndex)""")
+    assert skipped and all(t == 0 for t in skipped), skipped  # not measured: still focusable
+    count = page.evaluate("document.querySelectorAll('.md-typeset div.arithmatex').length")
+    for i in range(count):  # the reader stops at each equation
+        page.evaluate("(i) => document.querySelectorAll('.md-typeset div.arithmatex')[i]"
+                      ".scrollIntoView({block: 'center'})", i)
+        page.wait_for_timeout(250)  # loader.js measures 150 ms after blocks are rendered
+    page.add_style_tag(content=".md-content__inner > * { content-visibility: visible !important; }")
+    marks = page.evaluate("""() => [...document.querySelectorAll(".md-typeset div.arithmatex")].map(
+        (el) => [el.scrollWidth > el.clientWidth + 1, el.hasAttribute("tabindex")])""")
+    assert any(scrolls for scrolls, _ in marks) and not all(scrolls for scrolls, _ in marks)
+    assert [scrolls for scrolls, _ in marks] == [stop for _, stop in marks]
+    context.close()

@@ -1,5 +1,6 @@
 """What scripts/build_pyodide.py does for a fast start-up (issue 13): bytecode for the stdlib,
-numpy and our wheels, and a memory snapshot of the started interpreter, made in Node."""
+numpy and our wheels, and a memory snapshot of Python with numpy and our packages loaded and
+imported, made and restored in Node (docs/widgets/snapshot.mjs)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ import base64
 import gzip
 import hashlib
 import json
-import shutil
 import subprocess
 import zipfile
 from pathlib import Path
@@ -107,14 +107,26 @@ def test_the_built_folder_is_byte_compiled_and_described(pyodide_dir: Path,
 
 
 @pytest.fixture(scope="module")
-def snapshot_dir(pyodide_dir: Path, build_pyodide: ModuleType,
-                 tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A copy of the built folder with a snapshot (``--snapshot``; the default build has none)."""
-    assert json.loads((pyodide_dir / "snapshot.json").read_text()) == {"file": None}
-    folder = tmp_path_factory.mktemp("snap") / "pyodide"
-    shutil.copytree(pyodide_dir, folder)
-    assert build_pyodide.make_snapshot(folder), "Node could not make a snapshot"
-    return folder
+def snapshot_dir(pyodide_dir: Path) -> Path:
+    """The built folder: the default build makes a snapshot (``--no-snapshot`` makes none)."""
+    info = json.loads((pyodide_dir / "snapshot.json").read_text())
+    assert info["file"], "the build made no snapshot (is Node there?)"
+    return pyodide_dir
+
+
+def _restore(pyodide_dir: Path, snapshot: Path, code: str, tmp_path: Path) -> subprocess.CompletedProcess:
+    script = tmp_path / "check.py"
+    script.write_text(code)
+    return subprocess.run(
+        ["node", str(ROOT / "scripts" / "pyodide_node.mjs"), "--dir", str(pyodide_dir),
+         "--snapshot", str(snapshot), "--packages", "numpy,alignment-math", "--script", str(script)],
+        capture_output=True, text=True, timeout=300, check=False)
+
+
+def _manifest(raw: bytes) -> tuple[dict, int]:
+    length = int.from_bytes(raw[-8:-4], "little")
+    start = len(raw) - 8 - length
+    return json.loads(raw[start:start + length]), start
 
 
 def test_the_snapshot_restores_and_then_runs_our_code(snapshot_dir: Path, tmp_path: Path) -> None:
@@ -127,26 +139,61 @@ def test_the_snapshot_restores_and_then_runs_our_code(snapshot_dir: Path, tmp_pa
     raw = gzip.decompress(packed)
     assert len(raw) == info["raw_size"]
     assert info["file"] == f"snapshot-{digest.hexdigest()[:16]}.bin.gz"  # versioned by content
-    # restored in Node, then numpy and our wheels load and compute what CPython computes
+    assert info["raw_sha256"] == hashlib.sha256(raw).hexdigest()
+    found, _ = _manifest(raw)
+    assert found["memory_size"] == info["memory_size"]
+    assert {lib["name"].rsplit("/", 1)[-1].split(".")[0] for lib in found["libs"]} >= {
+        "_multiarray_umath", "_umath_linalg", "_pocketfft_umath", "mtrand"}
+    assert any(path.endswith("alignment_widgets/_worker.py") for path, _ in found["files"])
+    # restored in Node: numpy, our packages and every widget module are imported already, the
+    # installed files are back (a module imported for the first time, source for inspect), and
+    # the generators seeded at import time get new entropy
     import numpy as np
 
     import alignment_math
 
-    script = tmp_path / "check.py"
-    script.write_text(
-        "import json, sys, numpy as np, alignment_math as am\n"
+    code = (
+        "import json, sys, inspect, random\n"
+        "imported = [m in sys.modules for m in ('numpy', 'alignment_math', 'alignment_widgets.dpo')]\n"
+        "from alignment_widgets import _worker\n"
+        "import numpy as np, alignment_math as am\n"
+        "_worker.reseed()\n"
+        "import numpy.polynomial\n"
         "print(json.dumps([float(am.dpo_loss(np.array([0.3]), np.array([-0.2]),"
-        " np.array([0.0]), np.array([0.0]), beta=0.5)[0]), sys.modules['json'].__name__]))\n")
-    proc = subprocess.run(
-        ["node", str(ROOT / "scripts" / "pyodide_node.mjs"), "--dir", str(pyodide_dir),
-         "--snapshot", str(pyodide_dir / info["file"]),
-         "--packages", "numpy,alignment-math", "--script", str(script)],
-        capture_output=True, text=True, timeout=300, check=False)
-    assert proc.returncode == 0, proc.stderr
-    got, name = json.loads(proc.stdout.strip().splitlines()[-1])
+        " np.array([0.0]), np.array([0.0]), beta=0.5)[0]), imported,"
+        " 'def dpo_loss' in inspect.getsource(am.dpo_loss),"
+        " float(np.linalg.inv(np.array([[2.0, 1.0], [1.0, 3.0]]))[0, 0]),"
+        " random.random(), float(np.random.random())]))\n")
+    runs = []
+    for _ in range(2):
+        proc = _restore(pyodide_dir, pyodide_dir / info["file"], code, tmp_path)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    got, imported, source, inverse, _, _ = runs[0]
     want = float(alignment_math.dpo_loss(np.array([0.3]), np.array([-0.2]), np.array([0.0]),
                                          np.array([0.0]), beta=0.5)[0])
-    assert got == pytest.approx(want, rel=1e-12) and name == "json"
+    assert got == pytest.approx(want, rel=1e-12)
+    assert imported == [True, True, True] and source and inverse == pytest.approx(0.6)
+    assert runs[0][4:] != runs[1][4:]  # two restores do not draw the same "random" numbers
+
+
+def test_libraries_placed_otherwise_are_refused_in_node(snapshot_dir: Path, tmp_path: Path) -> None:
+    info = json.loads((snapshot_dir / "snapshot.json").read_text())
+    raw = gzip.decompress((snapshot_dir / info["file"]).read_bytes())
+    found, start = _manifest(raw)
+    found["table_after_libs"] += 1
+    text = json.dumps(found).encode()
+    other = tmp_path / "other.bin"
+    other.write_bytes(raw[:start] + text + len(text).to_bytes(4, "little") + raw[-4:])
+    proc = _restore(snapshot_dir, other, "print(1)", tmp_path)
+    assert proc.returncode == 2 and "the libraries left the wasm table at" in proc.stderr, proc.stderr
+
+
+def test_a_file_that_is_not_a_snapshot_is_refused_in_node(snapshot_dir: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other.bin"
+    other.write_bytes(bytes(1000))
+    proc = _restore(snapshot_dir, other, "print(1)", tmp_path)
+    assert proc.returncode == 2 and "not made by snapshot.mjs" in proc.stderr, proc.stderr
 
 
 def test_a_snapshot_of_another_build_is_refused_in_node(snapshot_dir: Path, tmp_path: Path) -> None:
