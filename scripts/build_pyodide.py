@@ -525,6 +525,18 @@ def speed_up(official: dict, keep: list[str], wheels: list[Path], out: Path,
     return updated
 
 
+def snapshot_manifest(raw: bytes) -> tuple[dict, int]:
+    """The manifest of an (uncompressed) snapshot file of docs/widgets/snapshot.mjs and the offset
+    where it starts: the file ends with the manifest's JSON, its length (u32 LE) and b"AMSN"."""
+    if len(raw) < 8 or raw[-4:] != b"AMSN":
+        raise BuildError("not a snapshot file of docs/widgets/snapshot.mjs (no manifest)")
+    length = int.from_bytes(raw[-8:-4], "little")
+    start = len(raw) - 8 - length
+    if start < 0:
+        raise BuildError("the snapshot's manifest is truncated")
+    return json.loads(raw[start:start + length]), start
+
+
 def make_snapshot(out: Path) -> dict | None:
     """A memory snapshot taken after SNAPSHOT_PACKAGES are loaded and SNAPSHOT_CODE has run, made
     in Node from the files in ``out`` (``scripts/pyodide_node.mjs --make-snapshot``, the format of
@@ -557,6 +569,8 @@ def make_snapshot(out: Path) -> dict | None:
         return None
     made = json.loads(proc.stdout.strip().splitlines()[-1])
     unpacked = raw.read_bytes()
+    if snapshot_manifest(unpacked)[0]["memory_size"] != made["memory_size"]:
+        raise BuildError("the snapshot's manifest does not describe its memory")
     data = gzip.compress(unpacked, compresslevel=6, mtime=0)
     raw.unlink()
     digest = hashlib.sha256(data)

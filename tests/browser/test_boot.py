@@ -42,6 +42,19 @@ def chapter(pages: list[tuple[str, list[str]]]) -> tuple[str, str]:
     raise AssertionError(f"no page holds the {WIDGET} widget")
 
 
+def _build_pyodide() -> Any:
+    spec = importlib.util.spec_from_file_location(
+        "build_pyodide", Path(__file__).resolve().parents[2] / "scripts" / "build_pyodide.py")
+    assert spec is not None and spec.loader is not None
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    return build
+
+
+BUILD = _build_pyodide()
+manifest = BUILD.snapshot_manifest  # (manifest, where it starts) of a snapshot file
+
+
 @pytest.fixture(scope="module")
 def snapshot(site_dir: Path, tmp_path_factory: pytest.TempPathFactory
              ) -> tuple[dict[str, Any], bytes, bytes]:
@@ -49,11 +62,7 @@ def snapshot(site_dir: Path, tmp_path_factory: pytest.TempPathFactory
     info = json.loads((site_dir / "pyodide" / "snapshot.json").read_text())
     folder = site_dir / "pyodide"
     if not info.get("file"):
-        spec = importlib.util.spec_from_file_location(
-            "build_pyodide", Path(__file__).resolve().parents[2] / "scripts" / "build_pyodide.py")
-        assert spec is not None and spec.loader is not None
-        build = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(build)
+        build = BUILD
         folder = tmp_path_factory.mktemp("snapshot") / "pyodide"
         shutil.copytree(site_dir / "pyodide", folder, copy_function=os.link)
         (folder / "snapshot.json").unlink()  # a hard link into the site: never write through it
@@ -117,13 +126,6 @@ def shows_python(page: Any, uid: str) -> None:
     got = page.evaluate("""(id) => Object.fromEntries([...document.getElementById(id)
         .querySelectorAll("[data-readout]")].map((e) => [e.dataset.readout, e.textContent]))""", uid)
     assert got == want
-
-
-def manifest(raw: bytes) -> tuple[dict[str, Any], int]:
-    """The snapshot's manifest (docs/widgets/snapshot.mjs) and where it starts."""
-    length = int.from_bytes(raw[-8:-4], "little")
-    start = len(raw) - 8 - length
-    return json.loads(raw[start:start + length]), start
 
 
 def test_the_worker_starts_from_the_kept_snapshot(new_context: Any, site_url: str,

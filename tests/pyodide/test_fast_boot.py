@@ -123,13 +123,8 @@ def _restore(pyodide_dir: Path, snapshot: Path, code: str, tmp_path: Path) -> su
         capture_output=True, text=True, timeout=300, check=False)
 
 
-def _manifest(raw: bytes) -> tuple[dict, int]:
-    length = int.from_bytes(raw[-8:-4], "little")
-    start = len(raw) - 8 - length
-    return json.loads(raw[start:start + length]), start
-
-
-def test_the_snapshot_restores_and_then_runs_our_code(snapshot_dir: Path, tmp_path: Path) -> None:
+def test_the_snapshot_restores_and_then_runs_our_code(snapshot_dir: Path, build_pyodide: ModuleType,
+                                                     tmp_path: Path) -> None:
     pyodide_dir = snapshot_dir
     info = json.loads((pyodide_dir / "snapshot.json").read_text())
     packed = (pyodide_dir / info["file"]).read_bytes()
@@ -140,7 +135,7 @@ def test_the_snapshot_restores_and_then_runs_our_code(snapshot_dir: Path, tmp_pa
     assert len(raw) == info["raw_size"]
     assert info["file"] == f"snapshot-{digest.hexdigest()[:16]}.bin.gz"  # versioned by content
     assert info["raw_sha256"] == hashlib.sha256(raw).hexdigest()
-    found, _ = _manifest(raw)
+    found, _ = build_pyodide.snapshot_manifest(raw)
     assert found["memory_size"] == info["memory_size"]
     assert {lib["name"].rsplit("/", 1)[-1].split(".")[0] for lib in found["libs"]} >= {
         "_multiarray_umath", "_umath_linalg", "_pocketfft_umath", "mtrand"}
@@ -177,10 +172,11 @@ def test_the_snapshot_restores_and_then_runs_our_code(snapshot_dir: Path, tmp_pa
     assert runs[0][4:] != runs[1][4:]  # two restores do not draw the same "random" numbers
 
 
-def test_libraries_placed_otherwise_are_refused_in_node(snapshot_dir: Path, tmp_path: Path) -> None:
+def test_libraries_placed_otherwise_are_refused_in_node(snapshot_dir: Path, build_pyodide: ModuleType,
+                                                       tmp_path: Path) -> None:
     info = json.loads((snapshot_dir / "snapshot.json").read_text())
     raw = gzip.decompress((snapshot_dir / info["file"]).read_bytes())
-    found, start = _manifest(raw)
+    found, start = build_pyodide.snapshot_manifest(raw)
     found["table_after_libs"] += 1
     text = json.dumps(found).encode()
     other = tmp_path / "other.bin"
