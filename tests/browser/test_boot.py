@@ -206,38 +206,38 @@ def test_a_corrupted_snapshot_falls_back_to_a_normal_boot(new_context: Any, site
     assert how == "not used: not kept yet (a first visit boots normally)", how
 
 
-def test_a_snapshot_of_another_pyodide_build_falls_back(new_context: Any, site_url: str,
-                                                        chapter: tuple[str, str],
-                                                        snapshot: tuple[dict, bytes, bytes]) -> None:
+def falls_back(new_context: Any, site_url: str, chapter: tuple[str, str], info: dict[str, Any],
+               raw: bytes, reason: str) -> None:
+    """Kept as the service worker keeps it (with a description that matches ``raw``), the
+    snapshot ``raw`` is not used, for ``reason``; the page boots normally and computes."""
     url, uid = chapter
-    info, raw, _ = snapshot
-    other = bytearray(raw)
-    other[16:48] = bytes(range(32))  # the header's build id (Pyodide checks it)
-    mine, packed = described(info, bytes(other))
+    mine, packed = described(info, raw)
     context = new_context()
     offer(context, mine)
     keep(context, site_url, mine, packed, gunzip=True)
     how, page = boot(context, site_url, url, uid)
-    assert how.startswith("not used: Snapshot build id mismatch"), how
+    assert how.startswith(f"not used: {reason}"), how
     shows_python(page, uid)
+
+
+def test_a_snapshot_of_another_pyodide_build_falls_back(new_context: Any, site_url: str,
+                                                        chapter: tuple[str, str],
+                                                        snapshot: tuple[dict, bytes, bytes]) -> None:
+    info, raw, _ = snapshot
+    other = bytearray(raw)
+    other[16:48] = bytes(range(32))  # the header's build id (Pyodide checks it)
+    falls_back(new_context, site_url, chapter, info, bytes(other), "Snapshot build id mismatch")
 
 
 def test_a_snapshot_whose_memory_is_garbage_falls_back(new_context: Any, site_url: str,
                                                        chapter: tuple[str, str],
                                                        snapshot: tuple[dict, bytes, bytes]) -> None:
     """A valid header (magic, build id) and manifest over memory that is not the interpreter's."""
-    url, uid = chapter
     info, raw, _ = snapshot
     header = int.from_bytes(raw[4:8], "little")  # where the memory starts
     memory_size = manifest(raw)[0]["memory_size"]
     garbage = raw[:header] + bytes([0x5A]) * (memory_size - header) + raw[memory_size:]
-    mine, packed = described(info, garbage)
-    context = new_context()
-    offer(context, mine)
-    keep(context, site_url, mine, packed, gunzip=True)
-    how, page = boot(context, site_url, url, uid)
-    assert how.startswith("not used:"), how
-    shows_python(page, uid)
+    falls_back(new_context, site_url, chapter, info, garbage, "")
 
 
 def test_libraries_that_would_land_elsewhere_fall_back(new_context: Any, site_url: str,
@@ -245,19 +245,12 @@ def test_libraries_that_would_land_elsewhere_fall_back(new_context: Any, site_ur
                                                       snapshot: tuple[dict, bytes, bytes]) -> None:
     """The memory points into numpy's libraries at the wasm-table slots they had when the
     snapshot was made; an instance that would give them other slots must not be used."""
-    url, uid = chapter
     info, raw, _ = snapshot
     found, start = manifest(raw)
     found["libs"][0]["table_before"] += 7
     changed = raw[:start] + json.dumps(found).encode()
     changed += len(changed[start:]).to_bytes(4, "little") + raw[-4:]
-    mine, packed = described(info, changed)
-    context = new_context()
-    offer(context, mine)
-    keep(context, site_url, mine, packed, gunzip=True)
-    how, page = boot(context, site_url, url, uid)
-    assert how.startswith("not used: the new instance's wasm table has"), how
-    shows_python(page, uid)
+    falls_back(new_context, site_url, chapter, info, changed, "the new instance's wasm table has")
 
 
 def test_a_build_without_a_snapshot_boots_normally(new_context: Any, site_url: str,
