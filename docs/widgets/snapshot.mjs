@@ -166,13 +166,13 @@ function wrapper(config) {
   pending = null;
   if (!job) return create(config);
   // the libraries compile in the background while the main module instantiates
-  job.modules = job.manifest.libs.map((lib) => {
+  const compiling = job.manifest.libs.map((lib) => {
     const bytes = job.files.get(lib.name);
     return bytes ? WebAssembly.compile(bytes) : Promise.reject(new Error(`the snapshot lacks the library ${lib.name}`));
   });
-  job.modules.forEach((p) => p.catch(() => {}));
+  compiling.forEach((p) => p.catch(() => {}));
   return create(config).then(async (M) => {
-    await reload(M, job);
+    await reload(M, job, compiling);
     return M;
   });
 }
@@ -194,7 +194,7 @@ function hook() {
  * promise (Pyodide awaits it before it creates the instance). */
 export function armRestore(parsed) {
   hook();
-  pending = { ...parsed };
+  pending = parsed;
 }
 
 /** Forget an armed restore that will not happen (its loadPyodide failed early). */
@@ -202,7 +202,7 @@ export function disarmRestore() {
   pending = null;
 }
 
-async function reload(M, { manifest, files, modules: compiling }) {
+async function reload(M, { manifest, files }, compiling) {
   for (const [path, data] of files) {
     if (data === null) M.FS.mkdirTree(path);
     else M.FS.writeFile(path, data);

@@ -8,10 +8,11 @@
 // Start-up: the build's memory snapshot (scripts/build_pyodide.py; snapshot.json names it with its
 // sha256) holds Python with numpy, alignment-math and alignment-widgets loaded and imported; once
 // the service worker keeps it (it asks for it after a first visit's normal boot), a later page
-// restores it (snapshot.mjs) instead of booting and loading packages.  It is fetched with
-// Subresource Integrity, gunzipped, and checked by Pyodide (build id) and by snapshot.mjs (the
-// libraries' placement).  Anything wrong with it (missing, corrupted, from another build, fails to
-// restore) falls back to a normal boot; how it went is kept in self.__amBoot.snapshot.
+// restores it (snapshot.mjs) instead of booting and loading packages.  It is read from a copy in
+// the origin-private file system or from the service worker's cache, checked against its sha256,
+// by Pyodide (build id) and by snapshot.mjs (the libraries' placement).  Anything wrong with it
+// (missing, corrupted, from another build, fails to restore) falls back to a normal boot; how it
+// went is kept in self.__amBoot.snapshot.
 import { loadPyodide } from "../pyodide/pyodide.mjs";
 import { armRestore, disarmRestore, finishRestore, parseSnapshot } from "./snapshot.mjs";
 
@@ -65,21 +66,20 @@ for (const name of ["instantiateStreaming", "instantiate"]) {
   };
 }
 
-/** ``url`` from the service worker's cache when it is there (no round trip through the service
- * worker, which may have to start first), else fetched. */
-async function cachedOrFetched(url) {
+/** ``url`` as the service worker's cache keeps it, or null (read directly: no round trip
+ * through the service worker, which may have to start first). */
+async function cached(url) {
   try {
-    const hit = await caches.match(url);
-    if (hit) return hit;
+    return (await caches.match(url)) || null;
   } catch (error) {
-    // no CacheStorage here
+    return null;  // no CacheStorage here
   }
-  return fetch(url);
 }
 
 /** The build's snapshot description (``{"file": null}``: the build made none). */
 async function snapshotInfo() {
-  const described = await cachedOrFetched(`${INDEX_URL}snapshot.json?v=${VERSION}`);
+  const url = `${INDEX_URL}snapshot.json?v=${VERSION}`;
+  const described = (await cached(url)) || (await fetch(url));
   if (!described.ok) throw new Error(`no snapshot description (HTTP ${described.status})`);
   const info = await described.json();
   if (!info.file) return null;
@@ -120,9 +120,8 @@ async function snapshotBytes(info, found) {
   return { bytes, checked };
 }
 
-// The origin-private file system: reading 50 MB from a file there took ~0.2 s of a repeat visit
-// on a busy 2-core machine, from the service worker's cache ~0.6 s (it streams the body through
-// the browser process).  A restore from the cache leaves a copy there for the next pages.
+// The origin-private file system: reading 50 MB from a file there took ~0.4 s of a repeat visit
+// on a busy 2-core machine, from the service worker's cache ~0.6 s.  A restore from the cache leaves a copy there for the next pages.
 const opfsName = (info) => `snapshot-${info.raw_sha256.slice(0, 16)}.bin`;
 
 /** The copy in the origin-private file system, as a File, or null. */
@@ -190,22 +189,19 @@ async function start(failures, snapshot) {
   ]);
 }
 
-/** Where the snapshot is kept (after a first visit): {from, bytes | response}, or null. */
+/** Where the snapshot is kept (after a first visit): {from, file | response}, or null. */
 async function kept(info) {
   const file = await inOpfs(info);
   if (file) return { from: "file system", file };
-  try {
-    const response = await caches.match(new URL(info.file, INDEX_URL).href);
-    return response ? { from: "cache", response } : null;
-  } catch (error) {
-    return null;  // no CacheStorage here
-  }
+  const response = await cached(new URL(info.file, INDEX_URL).href);
+  return response ? { from: "cache", response } : null;
 }
+
+// Set by a restore from the cache: writes the file-system copy after the first answer.
+let afterFirstAnswer = null;
 
 /** Restore the snapshot: Python with our packages imported (snapshot.mjs), or throw.  Pyodide
  * fetches the wasm and the stdlib (from the caches) while the snapshot is read. */
-let afterFirstAnswer = null;
-
 async function restore(failures, info, found) {
   let bytes = null;
   let checked = null;

@@ -128,13 +128,17 @@ def shows_python(page: Any, uid: str) -> None:
     assert got == want
 
 
+@pytest.mark.parametrize("gunzip", [True, False], ids=["gunzipped", "gzip"])
 def test_the_worker_starts_from_the_kept_snapshot(new_context: Any, site_url: str,
                                                   chapter: tuple[str, str],
-                                                  snapshot: tuple[dict, bytes, bytes]) -> None:
+                                                  snapshot: tuple[dict, bytes, bytes],
+                                                  gunzip: bool) -> None:
+    """As the service worker keeps it (gunzipped), and as its fetch handler stores a copy it
+    fetched on a cache miss (gzip, as it came)."""
     url, uid = chapter
     info, _, packed = snapshot
     context = new_context()
-    keep(context, site_url, info, packed, gunzip=True)
+    keep(context, site_url, info, packed, gunzip=gunzip)
     how, page = boot(context, site_url, url, uid)
     assert how == "restored"
     shows_python(page, uid)
@@ -145,19 +149,6 @@ def test_the_worker_starts_from_the_kept_snapshot(new_context: Any, site_url: st
     assert "packages" not in milestones  # nothing was loaded: the snapshot holds it
     assert milestones["snapshot_read"] <= milestones["pyodide"] <= milestones["imported"]
     assert milestones["snapshot_checked"] <= milestones["imported"]
-
-
-def test_a_snapshot_kept_gzipped_restores_too(new_context: Any, site_url: str,
-                                              chapter: tuple[str, str],
-                                              snapshot: tuple[dict, bytes, bytes]) -> None:
-    """A copy the service worker's fetch handler stored as it came (on a cache miss)."""
-    url, uid = chapter
-    info, _, packed = snapshot
-    context = new_context()
-    keep(context, site_url, info, packed, gunzip=False)
-    how, page = boot(context, site_url, url, uid)
-    assert how == "restored"
-    shows_python(page, uid)
 
 
 def test_a_first_visit_boots_normally_and_the_next_page_restores(
