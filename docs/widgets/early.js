@@ -16,6 +16,7 @@
     });
     addEventListener("load", () => {
       const urls = [location.href, new URL("worker.js", base).href, new URL("snapshot.mjs", base).href,
+        new URL("snapshot_reader.js", base).href,
         ...performance.getEntriesByType("resource").map((entry) => entry.name)];
       sw.ready.then((registration) => registration.active &&
         registration.active.postMessage({ keep: urls })).catch(() => null);

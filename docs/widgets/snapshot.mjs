@@ -165,14 +165,30 @@ function wrapper(config) {
   const job = pending;
   pending = null;
   if (!job) return create(config);
-  // the libraries compile in the background while the main module instantiates
-  const compiling = job.manifest.libs.map((lib) => {
-    const bytes = job.files.get(lib.name);
-    return bytes ? WebAssembly.compile(bytes) : Promise.reject(new Error(`the snapshot lacks the library ${lib.name}`));
+  const mark = job.mark || (() => {});
+  // the libraries compile in the background as soon as the snapshot is there, while the main
+  // module instantiates
+  const ready = Promise.resolve(job.parsed).then((parsed) => {
+    const compiling = parsed.manifest.libs.map((lib) => {
+      const bytes = parsed.files.get(lib.name);
+      return bytes ? WebAssembly.compile(bytes) : Promise.reject(new Error(`the snapshot lacks the library ${lib.name}`));
+    });
+    compiling.forEach((p) => p.catch(() => {}));
+    return { parsed, compiling };
   });
-  compiling.forEach((p) => p.catch(() => {}));
+  ready.catch(() => {});
   return create(config).then(async (M) => {
-    await reload(M, job, compiling);
+    mark("instance");
+    const { parsed, compiling } = await ready;
+    if (parsed.memory.length !== config.INITIAL_MEMORY) {
+      throw new Error(`the snapshot's memory has ${parsed.memory.length} bytes, the instance ${config.INITIAL_MEMORY}`);
+    }
+    await reload(M, parsed, compiling);
+    mark("libraries");
+    // Pyodide restores the memory it was given as _loadSnapshot, which only had to be as long as
+    // the snapshot's (so the instance could be made before the snapshot was read): give it that
+    const restoreSnapshot = config.API.restoreSnapshot;
+    config.API.restoreSnapshot = () => restoreSnapshot(parsed.memory);
     return M;
   });
 }
@@ -189,12 +205,15 @@ function hook() {
   });
 }
 
-/** Make the next loadPyodide() restore `parsed` (from parseSnapshot); pass `parsed.memory` as
- * its `_loadSnapshot`.  Call this before loadPyodide is called, or from the `_loadSnapshot`
- * promise (Pyodide awaits it before it creates the instance). */
-export function armRestore(parsed) {
+/** Make the next loadPyodide() restore `parsed` (from parseSnapshot, or a promise of it: the
+ * instance is then made while the snapshot is still being read).  Call this before loadPyodide,
+ * and give loadPyodide a `_loadSnapshot` as long as the snapshot's memory (`parsed.memory`, or
+ * any Uint8Array of its length: Pyodide only sizes the instance by it, and this module hands it
+ * the snapshot's memory).  `mark(name)`, if given, is called when the instance exists
+ * ("instance") and when the libraries are loaded again ("libraries"). */
+export function armRestore(parsed, { mark } = {}) {
   hook();
-  pending = parsed;
+  pending = { parsed, mark };
 }
 
 /** Forget an armed restore that will not happen (its loadPyodide failed early). */

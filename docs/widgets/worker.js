@@ -91,33 +91,51 @@ async function snapshotInfo() {
 
 const hex = (buffer) => [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, "0")).join("");
 
+/** The snapshot file as kept and its sha256 ({buffer, sha256}): read and hashed by
+ * snapshot_reader.js on a thread of its own (both block the thread that does them, and this one
+ * is busy meanwhile starting Pyodide), or here where that helper cannot start. */
+async function readKept(source) {
+  let reader = null;
+  try {
+    reader = new Worker(new URL("./snapshot_reader.js", import.meta.url), { name: "snapshot-reader" });
+  } catch (error) {
+    // no nested workers here
+  }
+  if (reader) {
+    const answer = await new Promise((resolve) => {
+      reader.onmessage = ({ data }) => resolve(data);
+      reader.onerror = (event) => { event.preventDefault(); resolve(null); };
+      reader.postMessage({ source });
+    });
+    reader.terminate();
+    if (answer && answer.error) throw new Error(`the snapshot could not be read (${answer.error})`);
+    if (answer) return answer;
+  }
+  const buffer = await source.arrayBuffer();
+  return { buffer, sha256: hex(await crypto.subtle.digest("SHA-256", buffer)) };
+}
+
 /** The snapshot's bytes: a copy in the origin-private file system, else the service worker's
  * cache, which keeps it gunzipped (a copy fetched through it on a miss is still gzip: gunzipped
- * here).  Returns {bytes, checked}: `checked` settles once the sha256 of the form read (computed
- * in the background while the restore goes on) and the size are checked, and rejects if either
- * is wrong; the worker uses nothing restored before it has. */
+ * here).  Checked against its sha256 and size before anything is made of it. */
 async function snapshotBytes(info, found) {
   const url = new URL(info.file, INDEX_URL).href;
   if (found.response && !found.response.ok) {
     throw new Error(`the snapshot could not be read (HTTP ${found.response.status})`);
   }
-  const kept = await (found.file || found.response).arrayBuffer();
+  const { buffer, sha256 } = await readKept(found.file || (await found.response.blob()));
   mark("snapshot_read");
-  const gzip = kept.byteLength >= 2 && new Uint8Array(kept, 0, 2).every((b, i) => b === [0x1f, 0x8b][i]);
-  const checked = crypto.subtle.digest("SHA-256", kept).then((digest) => {
-    if (hex(digest) !== (gzip ? info.sha256 : info.raw_sha256)) {
-      forget(url, info);  // a kept copy that fails its check must not be used again
-      throw new Error("the snapshot failed its sha256 check");
-    }
-    mark("snapshot_checked");
-  });
-  checked.catch(() => {});  // awaited by restore()
-  if (gzip) await checked;  // a corrupted gzip stream would fail to unpack first
+  const gzip = buffer.byteLength >= 2 && new Uint8Array(buffer, 0, 2).every((b, i) => b === [0x1f, 0x8b][i]);
+  if (sha256 !== (gzip ? info.sha256 : info.raw_sha256)) {
+    forget(url, info);  // a kept copy that fails its check must not be used again
+    throw new Error("the snapshot failed its sha256 check");
+  }
+  mark("snapshot_checked");
   const bytes = new Uint8Array(gzip
-    ? await new Response(new Blob([kept]).stream().pipeThrough(new DecompressionStream("gzip"))).arrayBuffer()
-    : kept);
+    ? await new Response(new Blob([buffer]).stream().pipeThrough(new DecompressionStream("gzip"))).arrayBuffer()
+    : buffer);
   if (bytes.length !== info.raw_size) throw new Error("the snapshot has the wrong size");
-  return { bytes, checked };
+  return bytes;
 }
 
 // The origin-private file system: reading 50 MB from a file there took ~0.4 s of a repeat visit
@@ -204,17 +222,17 @@ let afterFirstAnswer = null;
  * fetches the wasm and the stdlib (from the caches) while the snapshot is read. */
 async function restore(failures, info, found) {
   let bytes = null;
-  let checked = null;
   const parsed = snapshotBytes(info, found).then((read) => {
-    ({ bytes, checked } = read);
+    bytes = read;
     const snapshot = parseSnapshot(bytes);
-    armRestore(snapshot);
     return snapshot;
   });
   parsed.catch(() => {});  // its failure is the attempt's (loadPyodide awaits it)
+  armRestore(parsed, { mark });
   try {
-    const pyodide = await start(failures, parsed.then((snapshot) => snapshot.memory));
-    await checked;  // restored from bytes that pass their check, or not used at all
+    // the instance is made at once, at the snapshot's memory size; snapshot.mjs hands Pyodide the
+    // snapshot's memory once it is read and checked
+    const pyodide = await start(failures, new Uint8Array(info.memory_size));
     finishRestore(pyodide, await parsed);
     // keep a copy for the next pages once the first widget has its numbers (see onmessage)
     if (found.from !== "file system") afterFirstAnswer = () => toOpfs(info, bytes);

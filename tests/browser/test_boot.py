@@ -143,12 +143,13 @@ def test_the_worker_starts_from_the_kept_snapshot(new_context: Any, site_url: st
     assert how == "restored"
     shows_python(page, uid)
     milestones = page.evaluate("window.__amTimings")
-    for key in ("worker", "snapshot_read", "snapshot_checked", "wasm", "pyodide", "imported",
-                "first_ready"):
+    for key in ("worker", "snapshot_read", "snapshot_checked", "wasm", "instance", "libraries",
+                "pyodide", "imported", "first_ready"):
         assert isinstance(milestones.get(key), int), (key, milestones)
     assert "packages" not in milestones  # nothing was loaded: the snapshot holds it
     assert milestones["snapshot_read"] <= milestones["pyodide"] <= milestones["imported"]
-    assert milestones["snapshot_checked"] <= milestones["imported"]
+    assert milestones["snapshot_checked"] <= milestones["libraries"] <= milestones["pyodide"]
+    assert milestones["wasm"] <= milestones["instance"] <= milestones["libraries"]
 
 
 def test_a_first_visit_boots_normally_and_the_next_page_restores(
