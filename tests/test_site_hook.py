@@ -153,3 +153,34 @@ def test_minify_keeps_imports_and_exports(hook: Any, tmp_path: Path) -> None:
     assert len(js) < len(source) and "comment" not in js
     assert 'from"./y.js"' in js.replace(" ", "") and "export" in js
     assert (site / "widgets" / "widgets.css").read_text().strip() == ".a{color:red}"
+
+
+MATERIAL_TAIL = """<script id="__config" type="application/json">{}</script>
+      <script src="../../assets/javascripts/bundle.a5f9d56c.min.js"></script>
+        <script src="../../javascripts/katex-init.js"></script>
+        <script src="../../widgets/loader.js" type="module"></script>
+  </body>
+</html>"""
+
+
+def test_widgets_first_runs_the_loader_before_materials_bundle(hook: Any) -> None:
+    """On a page with widgets loader.js comes first and the classic scripts are deferred, so all
+    three run after the parse, in the order loader.js, bundle, katex-init.js."""
+    out = hook.widgets_first("<html><body><p>text</p>" + MATERIAL_TAIL)
+    tags = re.findall(r"<script[^>]*>", out)
+    assert tags == ['<script id="__config" type="application/json">',
+                    '<script src="../../widgets/loader.js" type="module">',
+                    '<script src="../../assets/javascripts/bundle.a5f9d56c.min.js" defer>',
+                    '<script src="../../javascripts/katex-init.js" defer>']
+    assert out.count("</script>") == 4 and out.rstrip().endswith("</body>\n</html>")
+    assert "<p>text</p>" in out
+
+
+@pytest.mark.parametrize("html", [
+    "<html><body></body></html>",                                         # no scripts at all
+    MATERIAL_TAIL.replace("bundle.a5f9d56c.min.js", "other.js"),         # no Material bundle
+    MATERIAL_TAIL.replace('        <script src="../../widgets/loader.js" type="module"></script>\n', ""),
+])
+def test_widgets_first_refuses_a_page_it_does_not_know(hook: Any, html: str) -> None:
+    with pytest.raises(hook.PluginError, match=r"Material's bundle, then loader\.js"):
+        hook.widgets_first(html)

@@ -518,6 +518,7 @@ def on_post_page(output: str, page: Any, config: Any) -> str:
     if not re.search(r'<div class="am-widget" data-widget="[^"]+" data-state="static" id="[^"]+">',
                      output):
         return output
+    output = widgets_first(output)
     script = (ROOT / "docs" / "widgets" / "early.js").read_text(encoding="utf-8")
     script = "\n".join(line for line in script.splitlines() if not line.lstrip().startswith("//"))
     early = (
@@ -527,6 +528,33 @@ def on_post_page(output: str, page: Any, config: Any) -> str:
     charset = re.search(r"<meta charset=[^>]*>", output)
     at = charset.end() if charset else output.index("</head>")
     return output[:at] + early + output[at:]
+
+
+#: Material's bundle and the other classic scripts MkDocs puts at the end of <body>
+_END_SCRIPT = re.compile(r'<script src="([^"]+\.js)"></script>')
+_LOADER_SCRIPT = re.compile(r'\s*<script src="[^"]*widgets/loader\.js" type="module"></script>')
+
+
+def widgets_first(output: str) -> str:
+    """On a page with widgets, loader.js runs before Material's bundle: the classic scripts at the
+    end of <body> (the bundle, katex-init.js) become ``defer`` and loader.js (a module: deferred
+    too) moves in front of them, so the deferred scripts run in the order loader.js, bundle,
+    katex-init.js once the page is parsed, before DOMContentLoaded, as the bundle did (it reads
+    the parsed page).  The widgets then ask the worker for their numbers about a quarter of a
+    second sooner on a small machine (the bundle's start-up, 0.15 s, and its DOMContentLoaded
+    work, 0.1 s, no longer come first); loader.js waits for DOMContentLoaded to subscribe to
+    Material's ``document$``."""
+    loader = _LOADER_SCRIPT.search(output)
+    bundle = next((m for m in _END_SCRIPT.finditer(output)
+                   if re.search(r"(^|/)assets/javascripts/bundle\.[0-9a-f]+\.min\.js$", m.group(1))),
+                  None)
+    if loader is None or bundle is None or loader.start() < bundle.start():
+        raise PluginError("expected Material's bundle, then loader.js, at the end of <body>")
+    output = output[:loader.start()] + output[loader.end():]
+    body_end = output.rindex("</body>")
+    tail = _END_SCRIPT.sub(lambda m: f'<script src="{m.group(1)}" defer></script>',
+                           output[bundle.start():body_end])
+    return output[:bundle.start()] + loader.group(0).strip() + "\n" + tail + output[body_end:]
 
 
 def on_post_template(output: str, template_name: str, config: Any) -> str:

@@ -26,6 +26,8 @@ let worker = null;
 // Milestones in ms since navigation start (read by scripts/bench_site.py).
 const timings = (window.__amTimings = { loader: Math.round(performance.now()) });
 let booted = null; // Promise<void>: resolves when Python is ready, rejects with a message
+let workerCreated = null; // Promise<void>: resolves once `worker` is set (or the boot failed)
+let bootError = null; // the Error the boot failed with
 const pending = new Map();
 let nextId = 1;
 
@@ -64,10 +66,14 @@ function startWorker() {
   // docs/widgets/early.js (inlined in <head>) may have started the worker already.
   const early = window.__amEarly;
   const created = early ? early.started : serviceWorkerReady().then(createWorker);
+  let markCreated = null;
+  workerCreated = new Promise((resolve) => { markCreated = resolve; });
   booted = created.then((w) => new Promise((resolve, reject) => {
     timings.worker_created = Math.round(w.created || performance.now());
     const fail = (message) => {
-      reject(new Error(message));
+      bootError = new Error(message);
+      markCreated();
+      reject(bootError);
       for (const { reject: r } of pending.values()) r(new Error(message));
       pending.clear();
     };
@@ -76,6 +82,7 @@ function startWorker() {
       return;
     }
     worker = w.worker;
+    markCreated();
     const timer = setTimeout(() => fail("Python took too long to start"), BOOT_TIMEOUT_MS);
     const onMessage = (data) => {
       if (data.type === "boot") {
@@ -103,16 +110,18 @@ function startWorker() {
   return booted;
 }
 
-/** Send one request to the worker; resolves with its JSON answer ({ok, ...}). */
+/** Send one request to the worker; resolves with its JSON answer ({ok, ...}).  It is sent as
+ * soon as the worker exists, not when Python is up: the worker answers it the moment Python is
+ * ready, without waiting for this (often busy) thread to hear so first. */
 function ask(message) {
-  return startWorker().then(
-    () =>
-      new Promise((resolve, reject) => {
-        const id = nextId++;
-        pending.set(id, { resolve, reject });
-        worker.postMessage({ id, ...message });
-      }),
-  );
+  startWorker();
+  if (bootError) return Promise.reject(bootError);
+  return workerCreated.then(() => new Promise((resolve, reject) => {
+    if (bootError) { reject(bootError); return; }
+    const id = nextId++;
+    pending.set(id, { resolve, reject });
+    worker.postMessage({ id, ...message });
+  }));
 }
 
 // ------------------------------------------------------------------ shared helpers
@@ -516,10 +525,8 @@ class ComputedWidget {
       this.request();
     });
     this.form.addEventListener("change", () => this.request());
-    startWorker().then(
-      () => this.restore().then(() => this.request()),
-      (error) => this.fail(error, true),
-    );
+    // asked at once: the worker answers when Python is up (a failed start rejects the request)
+    this.restore().then(() => this.request(), (error) => this.fail(error, true));
   }
 
   // ---- shareable state: ?<root id>.<param>=<value>…#<root id>, validated by Python
@@ -731,6 +738,10 @@ function mountAll() {
   afterMaterial();
   requestAnimationFrame(afterMaterial); // after Material has wrapped the tables, added code navs
   setTimeout(afterMaterial, 1000);      // and after web fonts have changed the widths
+  mountWidgets();
+}
+
+function mountWidgets() {
   for (const w of live) if (!w.root.isConnected) live.delete(w);
   const roots = document.querySelectorAll("[data-widget][data-state='static']");
   for (const root of roots) {
@@ -819,6 +830,11 @@ new MutationObserver(() => {
 serviceWorkerReady();
 if (window.__amEarly) startWorker();
 
+// Material's document$ emits each page (the first and every instant navigation); the rest of
+// mountAll waits for it (Material wraps tables and adds code navs first).  On a page with widgets
+// this module runs before Material's bundle (docs/hooks/widgets.py: widgets_first): the page is
+// parsed, so its widgets ask for their numbers at once, and document$ is there at
+// DOMContentLoaded.
 function subscribe() {
   if (window.document$ && typeof window.document$.subscribe === "function") {
     window.document$.subscribe(() => mountAll());
@@ -826,10 +842,8 @@ function subscribe() {
     mountAll();
   }
 }
-if (document.readyState === "loading") {
-  document.addEventListener("DOMContentLoaded", subscribe, { once: true });
-} else {
-  subscribe();
-}
+if (document.readyState !== "loading") mountWidgets();
+if (document.readyState === "complete" || window.document$) subscribe();
+else document.addEventListener("DOMContentLoaded", subscribe, { once: true });
 
 export { ask, mountAll, startWorker };
