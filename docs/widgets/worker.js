@@ -92,8 +92,8 @@ async function snapshotInfo() {
 const hex = (buffer) => [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, "0")).join("");
 
 /** The snapshot file as kept and its sha256 ({buffer, sha256}): read and hashed by
- * snapshot_reader.js on a thread of its own (both block the thread that does them, and this one
- * is busy meanwhile starting Pyodide), or here where that helper cannot start. */
+ * snapshot_reader.js on a thread of its own (the digest holds the thread that calls it, and this
+ * one is busy meanwhile starting Pyodide), or here where that helper cannot start. */
 async function readKept(source) {
   let reader = null;
   try {
