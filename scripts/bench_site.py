@@ -26,12 +26,13 @@ the bare page measured in the same run, with the milestones of every kind of run
 Milestones (ms after navigation start, medians): ``worker`` (the worker's module runs),
 ``snapshot_found`` (where the snapshot is kept: the origin-private file system or the service
 worker's cache), ``snapshot_read``, ``snapshot_checked`` (read and its sha256 checked, on a
-helper thread while Pyodide starts), ``wasm_start``/``wasm``
-(pyodide.asm.wasm instantiated: compiled, or taken from Chromium's code cache), ``instance``
-(the Emscripten module made), ``libraries`` (numpy's libraries loaded again at their places: a
-restore only), ``loader`` (the
-page's loader.js runs: its main thread is through the page), ``pyodide`` (interpreter ready:
-booted, or restored with the packages imported), ``packages`` (loaded: a normal boot only),
+helper thread while Pyodide starts), ``wasm_start``/``wasm`` (pyodide.asm.wasm instantiated:
+compiled, or taken from Chromium's code cache), ``instance`` (the Emscripten module made),
+``libraries`` (numpy's libraries loaded again at their places: a restore only), ``loader`` (the
+page's loader.js runs: the page is parsed and its widgets send their first requests),
+``material`` (Material's bundle and its DOMContentLoaded work are through: the page's main
+thread is free for the first answer), ``pyodide`` (interpreter ready: booted, or restored with
+the packages imported), ``packages`` (loaded: a normal boot only),
 ``imported``, ``first_ready`` (first compute shown).  Also how each boot went (memory snapshot restored, or
 why not), the machine's CPU count and its load average before and after: the machine may be
 shared, so read the figures with the load.  ``--site-bare`` also times the bare page on the

@@ -837,7 +837,10 @@ if (window.__amEarly) startWorker();
 // DOMContentLoaded.
 function subscribe() {
   if (window.document$ && typeof window.document$.subscribe === "function") {
-    window.document$.subscribe(() => mountAll());
+    window.document$.subscribe(() => {
+      timings.material ??= Math.round(performance.now()); // Material's own start-up is through
+      mountAll();
+    });
   } else {
     mountAll();
   }
