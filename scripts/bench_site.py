@@ -28,12 +28,16 @@ Milestones (ms after navigation start, medians): ``worker`` (the worker's module
 worker's cache), ``snapshot_read``, ``snapshot_checked`` (read and its sha256 checked, on a
 helper thread while Pyodide starts), ``wasm_start``/``wasm`` (pyodide.asm.wasm instantiated:
 compiled, or taken from Chromium's code cache), ``instance`` (the Emscripten module made),
-``libraries`` (numpy's libraries loaded again at their places: a restore only), ``loader`` (the
+``libraries_read`` (numpy's libraries read and checked ahead of the rest of the snapshot, and
+compiling), ``libraries`` (loaded again at their places: a restore only), ``loader`` (the
 page's loader.js runs: the page is parsed and its widgets send their first requests),
 ``material`` (Material's bundle and its DOMContentLoaded work are through: the page's main
 thread is free for the first answer), ``pyodide`` (interpreter ready: booted, or restored with
 the packages imported), ``packages`` (loaded: a normal boot only),
-``imported``, ``first_ready`` (first compute shown).  Also how each boot went (memory snapshot restored, or
+``imported``, ``first_request`` (the worker has the page's first request: before ``pyodide`` when
+the page asked at once), ``first_answer_sent`` / ``first_answer`` (the worker sends its first
+answer / the page takes it), ``first_ready``
+(first compute shown).  Also how each boot went (memory snapshot restored, or
 why not), the machine's CPU count and its load average before and after: the machine may be
 shared, so read the figures with the load.  ``--site-bare`` also times the bare page on the
 site's own (byte-compiled) Pyodide files without the snapshot.

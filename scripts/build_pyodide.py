@@ -569,8 +569,10 @@ def make_snapshot(out: Path) -> dict | None:
         return None
     made = json.loads(proc.stdout.strip().splitlines()[-1])
     unpacked = raw.read_bytes()
-    if snapshot_manifest(unpacked)[0]["memory_size"] != made["memory_size"]:
+    manifest = snapshot_manifest(unpacked)[0]
+    if manifest["memory_size"] != made["memory_size"]:
         raise BuildError("the snapshot's manifest does not describe its memory")
+    libraries = snapshot_libraries(unpacked, manifest)
     data = gzip.compress(unpacked, compresslevel=6, mtime=0)
     raw.unlink()
     digest = hashlib.sha256(data)
@@ -590,9 +592,25 @@ def make_snapshot(out: Path) -> dict | None:
         "packages": list(SNAPSHOT_PACKAGES),
         "code": SNAPSHOT_CODE,
         "memory_size": made["memory_size"],
+        "libraries": libraries,
     }
     (out / SNAPSHOT_INFO).write_text(json.dumps(info, indent=1) + "\n")
     return info
+
+
+def snapshot_libraries(raw: bytes, manifest: dict) -> dict:
+    """Where numpy's libraries lie in an (uncompressed) snapshot file: snapshot.mjs writes them
+    first among the files, in load order, so they are one range, which worker.js reads and checks
+    (this sha256) ahead of the rest and compiles while Pyodide starts."""
+    sizes = dict(manifest["files"])
+    names = [lib["name"] for lib in manifest["libs"]]
+    if [path for path, _ in manifest["files"][:len(names)]] != names:
+        raise BuildError("the snapshot's libraries are not its first files, in load order")
+    start = manifest["memory_size"]
+    size = sum(sizes[name] for name in names)
+    return {"offset": start, "size": size,
+            "sha256": hashlib.sha256(raw[start:start + size]).hexdigest(),
+            "files": [[name, sizes[name]] for name in names]}
 
 
 # --------------------------------------------------------------------- main

@@ -94,6 +94,8 @@ function startWorker() {
       }
       const job = pending.get(data.id);
       if (!job) return;
+      timings.first_answer ??= Math.round(performance.now());
+      if (data.sent) timings.first_answer_sent ??= Math.round(data.sent - performance.timeOrigin);
       pending.delete(data.id);
       job.resolve(JSON.parse(data.json));
     };

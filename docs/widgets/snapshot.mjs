@@ -87,7 +87,12 @@ export async function makeSnapshot(pyodide, { packages = [], code = "", loadOpti
   const byHandle = Object.entries(M.LDSO.loadedLibsByHandle).map(([h, dso]) => [Number(h), dso.name]);
   const aliases = Object.entries(M.LDSO.loadedLibsByName)
     .filter(([name, dso]) => name !== dso.name).map(([name, dso]) => [name, dso.name]);
-  const files = M.FS.analyzePath(SITE_PACKAGES).exists ? walk(M.FS, SITE_PACKAGES) : [];
+  const found = M.FS.analyzePath(SITE_PACKAGES).exists ? walk(M.FS, SITE_PACKAGES) : [];
+  // the libraries first, in load order: one range of the file, which a restore can read, check
+  // and compile before the rest (build_pyodide.py describes it in snapshot.json)
+  const order = new Map(libs.map((lib, i) => [lib.name, i]));
+  const files = [...found.filter(([path]) => order.has(path)).sort(([a], [b]) => order.get(a) - order.get(b)),
+    ...found.filter(([path]) => !order.has(path))];
   // Pyodide checks that the JS objects Python refers to are the ones a fresh start has; the
   // record of loaded packages is one of them and must look as it did at start-up.
   const loaded = { ...pyodide.loadedPackages };
@@ -166,12 +171,15 @@ function wrapper(config) {
   pending = null;
   if (!job) return create(config);
   const mark = job.mark || (() => {});
-  // the libraries compile in the background as soon as the snapshot is there, while the main
-  // module instantiates
-  const ready = Promise.resolve(job.parsed).then((parsed) => {
-    const compiling = parsed.manifest.libs.map((lib) => {
-      const bytes = parsed.files.get(lib.name);
-      return bytes ? WebAssembly.compile(bytes) : Promise.reject(new Error(`the snapshot lacks the library ${lib.name}`));
+  // the libraries compile in the background while the main module instantiates: from the
+  // caller's early read of them (`compiled`: [[name, Promise<WebAssembly.Module>]] in load
+  // order), else as soon as the snapshot is there
+  const ready = Promise.all([job.parsed, job.compiled]).then(([parsed, early]) => {
+    const names = parsed.manifest.libs.map((lib) => lib.name);
+    const same = early && early.length === names.length && early.every(([name], i) => name === names[i]);
+    const compiling = same ? early.map(([, module]) => module) : names.map((name) => {
+      const bytes = parsed.files.get(name);
+      return bytes ? WebAssembly.compile(bytes) : Promise.reject(new Error(`the snapshot lacks the library ${name}`));
     });
     compiling.forEach((p) => p.catch(() => {}));
     return { parsed, compiling };
@@ -210,10 +218,12 @@ function hook() {
  * and give loadPyodide a `_loadSnapshot` as long as the snapshot's memory (`parsed.memory`, or
  * any Uint8Array of its length: Pyodide only sizes the instance by it, and this module hands it
  * the snapshot's memory).  `mark(name)`, if given, is called when the instance exists
- * ("instance") and when the libraries are loaded again ("libraries"). */
-export function armRestore(parsed, { mark } = {}) {
+ * ("instance") and when the libraries are loaded again ("libraries"); `compiled`, if given, is
+ * a promise of the libraries already being compiled ([[name, Promise<WebAssembly.Module>]] in
+ * load order, or null), used when it names the snapshot's libraries in its order. */
+export function armRestore(parsed, { mark, compiled = null } = {}) {
   hook();
-  pending = { parsed, mark };
+  pending = { parsed, mark, compiled };
 }
 
 /** Forget an armed restore that will not happen (its loadPyodide failed early). */
@@ -222,10 +232,9 @@ export function disarmRestore() {
 }
 
 async function reload(M, { manifest, files }, compiling) {
-  for (const [path, data] of files) {
-    if (data === null) M.FS.mkdirTree(path);
-    else M.FS.writeFile(path, data);
-  }
+  // the folders first: the libraries come first among the files
+  for (const [path, data] of files) if (data === null) M.FS.mkdirTree(path);
+  for (const [path, data] of files) if (data !== null) M.FS.writeFile(path, data);
   const { libs } = manifest;
   // the new instance may lack the slots the snapshot reserved (see makeSnapshot), nothing else
   const missing = (libs.length ? libs[0].table_before : manifest.table_after_libs) - M.wasmTable.length;

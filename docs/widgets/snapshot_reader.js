@@ -4,12 +4,18 @@
 // on an idle 2-core machine, measured), and a read's result is only taken when that thread is
 // free; the worker's thread is busy meanwhile loading and instantiating Pyodide.  Answers
 // {buffer, sha256} (the buffer transferred) or {error}.
-self.onmessage = async ({ data: { source } }) => {
+// Given a `first` range ({offset, size}: numpy's libraries), that range is read, hashed and
+// answered first ({first: buffer, sha256}), so they compile while the rest is read.
+const hex = (digest) => Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+
+self.onmessage = async ({ data: { source, first } }) => {
   try {
+    if (first) {
+      const part = await source.slice(first.offset, first.offset + first.size).arrayBuffer();
+      postMessage({ first: part, sha256: hex(await crypto.subtle.digest("SHA-256", part)) }, [part]);
+    }
     const buffer = await source.arrayBuffer();
-    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", buffer));
-    const sha256 = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
-    postMessage({ buffer, sha256 }, [buffer]);
+    postMessage({ buffer, sha256: hex(await crypto.subtle.digest("SHA-256", buffer)) }, [buffer]);
   } catch (error) {
     postMessage({ error: String(error && error.message || error) });
   }

@@ -93,8 +93,10 @@ const hex = (buffer) => [...new Uint8Array(buffer)].map((b) => b.toString(16).pa
 
 /** The snapshot file as kept and its sha256 ({buffer, sha256}): read and hashed by
  * snapshot_reader.js on a thread of its own (the digest holds the thread that calls it, and this
- * one is busy meanwhile starting Pyodide), or here where that helper cannot start. */
-async function readKept(source) {
+ * one is busy meanwhile starting Pyodide), or here where that helper cannot start.  With the
+ * helper, the `first` range is read and hashed ahead of the rest and given to onFirst(buffer,
+ * sha256). */
+async function readKept(source, first, onFirst) {
   let reader = null;
   try {
     reader = new Worker(new URL("./snapshot_reader.js", import.meta.url), { name: "snapshot-reader" });
@@ -103,9 +105,12 @@ async function readKept(source) {
   }
   if (reader) {
     const answer = await new Promise((resolve) => {
-      reader.onmessage = ({ data }) => resolve(data);
+      reader.onmessage = ({ data }) => {
+        if (data.first) onFirst(data.first, data.sha256);
+        else resolve(data);
+      };
       reader.onerror = (event) => { event.preventDefault(); resolve(null); };
-      reader.postMessage({ source });
+      reader.postMessage({ source, first });
     });
     reader.terminate();
     if (answer && answer.error) throw new Error(`the snapshot could not be read (${answer.error})`);
@@ -117,13 +122,17 @@ async function readKept(source) {
 
 /** The snapshot's bytes: a copy in the origin-private file system, else the service worker's
  * cache, which keeps it gunzipped (a copy fetched through it on a miss is still gzip: gunzipped
- * here).  Checked against its sha256 and size before anything is made of it. */
-async function snapshotBytes(info, found) {
+ * here).  Checked against its sha256 and size before anything is made of it.  numpy's libraries
+ * (info.libraries: one range of an uncompressed snapshot) are read and checked first and given
+ * to onLibraries(buffer) when they pass. */
+async function snapshotBytes(info, found, onLibraries) {
   const url = new URL(info.file, INDEX_URL).href;
   if (found.response && !found.response.ok) {
     throw new Error(`the snapshot could not be read (HTTP ${found.response.status})`);
   }
-  const { buffer, sha256 } = await readKept(found.file || (await found.response.blob()));
+  const first = info.libraries ? { offset: info.libraries.offset, size: info.libraries.size } : null;
+  const { buffer, sha256 } = await readKept(found.file || (await found.response.blob()), first,
+    (part, digest) => { if (digest === info.libraries.sha256) onLibraries(part); });
   mark("snapshot_read");
   const gzip = buffer.byteLength >= 2 && new Uint8Array(buffer, 0, 2).every((b, i) => b === [0x1f, 0x8b][i]);
   if (sha256 !== (gzip ? info.sha256 : info.raw_sha256)) {
@@ -136,6 +145,17 @@ async function snapshotBytes(info, found) {
     : buffer);
   if (bytes.length !== info.raw_size) throw new Error("the snapshot has the wrong size");
   return bytes;
+}
+
+/** Compile numpy's libraries from their checked range (snapshotBytes): [[name, Promise]]. */
+function compileLibraries(info, buffer) {
+  let at = 0;
+  return info.libraries.files.map(([name, size]) => {
+    const module = WebAssembly.compile(new Uint8Array(buffer, at, size));
+    module.catch(() => {});
+    at += size;
+    return [name, module];
+  });
 }
 
 // The origin-private file system: reading 50 MB from a file there took ~0.4 s of a repeat visit
@@ -222,13 +242,17 @@ let afterFirstAnswer = null;
  * fetches the wasm and the stdlib (from the caches) while the snapshot is read. */
 async function restore(failures, info, found) {
   let bytes = null;
-  const parsed = snapshotBytes(info, found).then((read) => {
+  let early = null;
+  const compiled = new Promise((resolve) => { early = resolve; });
+  const parsed = snapshotBytes(info, found, (libraries) => {
+    mark("libraries_read");
+    early(compileLibraries(info, libraries));
+  }).then((read) => {
     bytes = read;
-    const snapshot = parseSnapshot(bytes);
-    return snapshot;
+    return parseSnapshot(bytes);
   });
-  parsed.catch(() => {});  // its failure is the attempt's (loadPyodide awaits it)
-  armRestore(parsed, { mark });
+  parsed.then(() => early(null), () => early(null));  // no early read: compiled from the snapshot
+  armRestore(parsed, { mark, compiled });
   try {
     // the instance is made at once, at the snapshot's memory size; snapshot.mjs hands Pyodide the
     // snapshot's memory once it is read and checked
@@ -309,7 +333,17 @@ booted.then(
   (error) => postMessage({ type: "boot", ok: false, error: String(error && error.message || error) }),
 );
 
+// The first answer carries when it was sent (epoch ms: the benchmark's first_answer_sent).
+let answered = false;
+function answer(id, json) {
+  const message = { id, json };
+  if (!answered) message.sent = performance.timeOrigin + performance.now();
+  answered = true;
+  postMessage(message);
+}
+
 self.onmessage = async ({ data }) => {
+  mark("first_request");  // before Python is up, if the page asked at once (it is in the boot message then)
   let py;
   try {
     py = await booted;
@@ -318,13 +352,13 @@ self.onmessage = async ({ data }) => {
     return;
   }
   if (data.validate !== undefined) {
-    postMessage({ id: data.id, json: py.params(data.validate, JSON.stringify(data.raw)) });
+    answer(data.id, py.params(data.validate, JSON.stringify(data.raw)));
   } else if (data.live !== undefined) {
-    postMessage({ id: data.id, json: py.live(data.live, data.message) });
+    answer(data.id, py.live(data.live, data.message));
   } else if (data.code !== undefined) {
-    postMessage({ id: data.id, json: py.snippet(data.code, data.key || "") });
+    answer(data.id, py.snippet(data.code, data.key || ""));
   } else {
-    postMessage({ id: data.id, json: py.compute(data.widget, JSON.stringify(data.params)) });
+    answer(data.id, py.compute(data.widget, JSON.stringify(data.params)));
   }
   if (afterFirstAnswer) {
     const then = afterFirstAnswer;
