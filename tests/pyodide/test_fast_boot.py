@@ -140,6 +140,19 @@ def test_the_snapshot_restores_and_then_runs_our_code(snapshot_dir: Path, build_
     assert {lib["name"].rsplit("/", 1)[-1].split(".")[0] for lib in found["libs"]} >= {
         "_multiarray_umath", "_umath_linalg", "_pocketfft_umath", "mtrand"}
     assert any(path.endswith("alignment_widgets/_worker.py") for path, _ in found["files"])
+    # the libraries' range, which worker.js reads, checks and compiles first: the first files, in
+    # load order, and each one a WebAssembly module
+    libraries = info["libraries"]
+    assert [name for name, _ in libraries["files"]] == [lib["name"] for lib in found["libs"]]
+    assert libraries["files"] == [list(entry) for entry in found["files"][:len(found["libs"])]]
+    assert libraries["offset"] == info["memory_size"]
+    assert libraries["size"] == sum(size for _, size in libraries["files"])
+    block = raw[libraries["offset"]:libraries["offset"] + libraries["size"]]
+    assert hashlib.sha256(block).hexdigest() == libraries["sha256"]
+    at = 0
+    for _, size in libraries["files"]:
+        assert block[at:at + 4] == b"\0asm"
+        at += size
     # restored in Node: numpy, our packages and every widget module are imported already, the
     # installed files are back (a module imported for the first time, source for inspect), and
     # the generators seeded at import time get new entropy
@@ -204,3 +217,18 @@ def test_a_snapshot_of_another_build_is_refused_in_node(snapshot_dir: Path, tmp_
          "--snapshot", str(other), "--code", "print(1)"],
         capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 2 and "build id mismatch" in proc.stderr, proc.stderr
+
+
+def test_the_libraries_range_is_described_only_when_they_come_first(build_pyodide: ModuleType) -> None:
+    """snapshot.mjs writes numpy's libraries first among the files; a snapshot that does not
+    (made by another version of it) is refused at build time rather than described wrongly."""
+    memory = b"M" * 16
+    manifest = {"memory_size": 16, "libs": [{"name": "/a.so"}, {"name": "/b.so"}],
+                "files": [["/a.so", 3], ["/b.so", 2], ["/c.py", 4]]}
+    raw = memory + b"\0as" + b"\0a" + b"text"
+    described = build_pyodide.snapshot_libraries(raw, manifest)
+    assert described == {"offset": 16, "size": 5, "sha256": hashlib.sha256(raw[16:21]).hexdigest(),
+                         "files": [["/a.so", 3], ["/b.so", 2]]}
+    manifest["files"] = [["/b.so", 2], ["/a.so", 3], ["/c.py", 4]]
+    with pytest.raises(build_pyodide.BuildError, match="not its first files"):
+        build_pyodide.snapshot_libraries(raw, manifest)
