@@ -117,7 +117,6 @@ function startWorker() {
  * ready, without waiting for this (often busy) thread to hear so first. */
 function ask(message) {
   startWorker();
-  if (bootError) return Promise.reject(bootError);
   return workerCreated.then(() => new Promise((resolve, reject) => {
     if (bootError) { reject(bootError); return; }
     const id = nextId++;

@@ -25,6 +25,13 @@ const MAGIC = 0x4e534d41; // "AMSN"
 const FORMAT = 1;
 export const SITE_PACKAGES = "/lib/python3.12/site-packages";
 
+/** The sha256 of `data` (an ArrayBuffer or a view of one) as hex: how worker.js and
+ * snapshot_reader.js check a kept snapshot against snapshot.json. */
+export async function sha256Hex(data) {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", data));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 /** Every file and folder under `root` in Emscripten's FS: [[path, Uint8Array | null]]. */
 function walk(FS, root, out = []) {
   for (const name of FS.readdir(root)) {

@@ -6,16 +6,16 @@
 // {buffer, sha256} (the buffer transferred) or {error}.
 // Given a `first` range ({offset, size}: numpy's libraries), that range is read, hashed and
 // answered first ({first: buffer, sha256}), so they compile while the rest is read.
-const hex = (digest) => Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+import { sha256Hex } from "./snapshot.mjs";
 
 self.onmessage = async ({ data: { source, first } }) => {
   try {
     if (first) {
       const part = await source.slice(first.offset, first.offset + first.size).arrayBuffer();
-      postMessage({ first: part, sha256: hex(await crypto.subtle.digest("SHA-256", part)) }, [part]);
+      postMessage({ first: part, sha256: await sha256Hex(part) }, [part]);
     }
     const buffer = await source.arrayBuffer();
-    postMessage({ buffer, sha256: hex(await crypto.subtle.digest("SHA-256", buffer)) }, [buffer]);
+    postMessage({ buffer, sha256: await sha256Hex(buffer) }, [buffer]);
   } catch (error) {
     postMessage({ error: String(error && error.message || error) });
   }

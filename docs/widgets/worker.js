@@ -14,7 +14,7 @@
 // (missing, corrupted, from another build, fails to restore) falls back to a normal boot; how it
 // went is kept in self.__amBoot.snapshot.
 import { loadPyodide } from "../pyodide/pyodide.mjs";
-import { armRestore, disarmRestore, finishRestore, parseSnapshot } from "./snapshot.mjs";
+import { armRestore, disarmRestore, finishRestore, parseSnapshot, sha256Hex } from "./snapshot.mjs";
 
 const INDEX_URL = new URL("../pyodide/", import.meta.url).href;
 const PACKAGES = ["numpy", "alignment-math", "alignment-widgets"];
@@ -89,8 +89,6 @@ async function snapshotInfo() {
   return info;
 }
 
-const hex = (buffer) => [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, "0")).join("");
-
 /** The snapshot file as kept and its sha256 ({buffer, sha256}): read and hashed by
  * snapshot_reader.js on a thread of its own (the digest holds the thread that calls it, and this
  * one is busy meanwhile starting Pyodide), or here where that helper cannot start.  With the
@@ -99,7 +97,7 @@ const hex = (buffer) => [...new Uint8Array(buffer)].map((b) => b.toString(16).pa
 async function readKept(source, first, onFirst) {
   let reader = null;
   try {
-    reader = new Worker(new URL("./snapshot_reader.js", import.meta.url), { name: "snapshot-reader" });
+    reader = new Worker(new URL("./snapshot_reader.js", import.meta.url), { type: "module", name: "snapshot-reader" });
   } catch (error) {
     // no nested workers here
   }
@@ -117,7 +115,7 @@ async function readKept(source, first, onFirst) {
     if (answer) return answer;
   }
   const buffer = await source.arrayBuffer();
-  return { buffer, sha256: hex(await crypto.subtle.digest("SHA-256", buffer)) };
+  return { buffer, sha256: await sha256Hex(buffer) };
 }
 
 /** The snapshot's bytes: a copy in the origin-private file system, else the service worker's
